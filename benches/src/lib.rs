@@ -1,0 +1,1 @@
+//! Benchmarks for rbuild; see the `[[bench]]` targets.

@@ -1,0 +1,1 @@
+//! Lint checks (filled in below).
