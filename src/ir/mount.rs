@@ -106,8 +106,10 @@ pub enum MountError {
     BadSharing { value: String },
     #[error("'from' doesn't support variable expansion, define alias stage instead")]
     FromWithVariable,
-    #[error("mount target is required for {kind} mounts")]
-    MissingTarget { kind: &'static str },
+    #[error("secret mount should not have a from")]
+    SecretFrom,
+    #[error("invalid secret mount. one of source, target required")]
+    SecretWithoutName,
     #[error("both source and id can't be set for a secret mount")]
     SecretSourceAndId,
 }
@@ -327,9 +329,13 @@ fn validate_for_type(m: &mut Mount, readonly: Option<bool>) -> Result<(), MountE
     if m.kind == MountType::Secret && m.source.is_some() && m.id.is_some() {
         return Err(MountError::SecretSourceAndId);
     }
-    let needs_target = matches!(m.kind, MountType::Bind | MountType::Cache | MountType::Tmpfs);
-    if needs_target && m.target.as_deref().unwrap_or("").is_empty() {
-        return Err(MountError::MissingTarget { kind });
+    if m.kind == MountType::Secret {
+        if m.from.is_some() {
+            return Err(MountError::SecretFrom);
+        }
+        if m.source.is_none() && m.target.is_none() && m.id.is_none() && m.env.is_none() {
+            return Err(MountError::SecretWithoutName);
+        }
     }
     m.readonly = readonly.unwrap_or(matches!(m.kind, MountType::Bind | MountType::Secret | MountType::Ssh));
     Ok(())
@@ -427,7 +433,8 @@ mod tests {
         ));
         assert_eq!(MountSpec::parse("from=$X,target=/x"), Err(MountError::FromWithVariable));
         assert!(MountSpec::parse("type=bind,target=/x,mode=0644").is_err());
-        assert!(MountSpec::parse("type=cache").is_err());
+        assert!(MountSpec::parse("type=secret").is_err());
+        assert!(MountSpec::parse("type=cache").is_ok());
     }
 
     #[test]
