@@ -18,6 +18,8 @@ pub struct Report<'a> {
     pub message: String,
     pub span: Option<Span>,
     pub hint: Option<String>,
+    /// Extra lines such as a documentation link.
+    pub notes: Vec<String>,
     /// Display name of the file (`Dockerfile`, or the path given with -f).
     pub file: &'a str,
     pub source: &'a str,
@@ -36,6 +38,9 @@ impl Report<'_> {
         }
         if let Some(hint) = &self.hint {
             let _ = writeln!(out, "  = hint: {hint}");
+        }
+        for note in &self.notes {
+            let _ = writeln!(out, "  = note: {note}");
         }
         out
     }
@@ -81,6 +86,7 @@ mod tests {
             message: "unknown instruction: COPPY".into(),
             span: Some(index.span(source, 7, 12)),
             hint: Some("did you mean COPY?".into()),
+            notes: Vec::new(),
             file: "Dockerfile",
             source,
         };

@@ -58,7 +58,11 @@ impl LineIndex {
             Ok(i) => i,
             Err(i) => i - 1,
         };
-        let line_start = self.starts[line_idx];
+        let mut line_start = self.starts[line_idx];
+        // A byte-order mark is invisible in editors: columns start after it.
+        if line_idx == 0 && text.starts_with('\u{feff}') && offset >= 3 {
+            line_start = 3;
+        }
         let column = text[line_start..offset].chars().count() + 1;
         Position {
             line: line_idx + 1,

@@ -1,0 +1,134 @@
+//! Command-line arguments (clap). `rbuild -f F .` is `rbuild build -f F .`:
+//! [`with_default_subcommand`] inserts `build` when no subcommand is named.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "rbuild",
+    version,
+    about = "Build OCI images from Dockerfiles, without a daemon"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build an image from a Dockerfile (the default command)
+    Build(BuildArgs),
+    /// Parse a Dockerfile and print its build plan
+    Parse(ParseArgs),
+    /// Check a Dockerfile against the build checks
+    Lint(LintArgs),
+}
+
+pub const SUBCOMMANDS: &[&str] = &["build", "parse", "lint", "help"];
+
+/// Inserts `build` after the program name unless a subcommand (or a global
+/// `--help`/`--version`) comes first.
+pub fn with_default_subcommand(args: Vec<OsString>) -> Vec<OsString> {
+    let first = args.get(1).and_then(|a| a.to_str()).unwrap_or("");
+    let global = ["-h", "--help", "-V", "--version"].contains(&first);
+    if args.len() > 1 && (SUBCOMMANDS.contains(&first) || global) {
+        return args;
+    }
+    let mut out = args;
+    out.insert(1.min(out.len()), OsString::from("build"));
+    out
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Progress {
+    Auto,
+    Plain,
+    Tty,
+    Quiet,
+    Rawjson,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Name of the Dockerfile (`-` reads it from standard input; default: CONTEXT/Dockerfile)
+    #[arg(short = 'f', long = "file")]
+    pub file: Option<String>,
+    /// Name and optionally a tag for the image (repeatable)
+    #[arg(short = 't', long = "tag")]
+    pub tags: Vec<String>,
+    /// Set a build-time variable, KEY=VALUE or KEY (taken from the environment)
+    #[arg(long = "build-arg")]
+    pub build_args: Vec<String>,
+    /// Build this stage and what it depends on
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Do not use the cache
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Progress output
+    #[arg(long, value_enum, default_value = "auto")]
+    pub progress: Progress,
+    /// Store directory (default /var/lib/rbuild for root, $XDG_DATA_HOME/rbuild otherwise)
+    #[arg(long, env = "RBUILD_ROOT")]
+    pub root: Option<PathBuf>,
+    /// Build context directory
+    pub context: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ParseFormat {
+    /// Human-readable summary of stages and steps
+    Text,
+    /// The typed build plan as JSON
+    Json,
+    /// The syntax tree as JSON
+    Ast,
+    /// BuildKit's parser dump (one s-expression per instruction)
+    BuildkitDump,
+}
+
+#[derive(Debug, Args)]
+pub struct ParseArgs {
+    /// Print the build plan as JSON (same as --format json)
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long, value_enum)]
+    pub format: Option<ParseFormat>,
+    /// The Dockerfile (`-` for standard input)
+    #[arg(default_value = "Dockerfile")]
+    pub file: String,
+}
+
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// Print warnings as JSON
+    #[arg(long)]
+    pub json: bool,
+    /// The Dockerfile (`-` for standard input)
+    #[arg(default_value = "Dockerfile")]
+    pub file: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<OsString> {
+        list.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn build_is_the_default_subcommand() {
+        assert_eq!(
+            with_default_subcommand(args(&["rbuild", "-f", "D", "."])),
+            args(&["rbuild", "build", "-f", "D", "."])
+        );
+        assert_eq!(
+            with_default_subcommand(args(&["rbuild", "parse", "D"])),
+            args(&["rbuild", "parse", "D"])
+        );
+        assert_eq!(with_default_subcommand(args(&["rbuild", "--help"])), args(&["rbuild", "--help"]));
+    }
+}
