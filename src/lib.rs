@@ -4,7 +4,10 @@
 //! downward only, and nothing imports `cli`.
 
 pub mod cli;
+pub mod context;
 pub mod dockerfile;
 pub mod ir;
+pub mod layer;
 pub mod lint;
 pub mod shell;
+pub mod store;

@@ -1,17 +1,58 @@
-// TEMPORARY while src/lint lands (restored from /tmp/cli_mod.rs.real).
+//! Command-line front end: argument parsing, rendering of errors and
+//! warnings, and the exit status contract (0 success, 1 build failure,
+//! 2 usage or Dockerfile errors).
+
 mod args;
+mod commands;
+mod diagnostics;
 mod input;
 pub mod render;
+
+use clap::Parser;
+
+/// A command that did not succeed: text already rendered for the terminal and
+/// the exit status.
 #[derive(Debug)]
 pub struct Failure {
     pub message: String,
     pub code: i32,
 }
+
 impl Failure {
+    /// Usage or Dockerfile errors: exit 2.
     pub fn usage(message: String) -> Self {
         Failure { message, code: 2 }
     }
+
+    /// The build itself failed: exit 1.
+    pub fn build(message: String) -> Self {
+        Failure { message, code: 1 }
+    }
 }
+
+/// Runs the command line and returns the process exit status.
 pub fn run() -> i32 {
-    2
+    let argv = args::with_default_subcommand(std::env::args_os().collect());
+    let cli = match args::Cli::try_parse_from(argv) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    let result = match cli.command {
+        args::Command::Build(a) => commands::build(a),
+        args::Command::Parse(a) => commands::parse(a),
+        args::Command::Lint(a) => commands::lint_cmd(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(failure) => {
+            eprint!("{}", failure.message);
+            if !failure.message.ends_with('\n') {
+                eprintln!();
+            }
+            failure.code
+        }
+    }
 }

@@ -44,6 +44,10 @@ pub enum ShellError {
     /// no such limit; no real Dockerfile comes near it.
     #[error("substitutions nested deeper than {limit} levels")]
     TooDeep { limit: usize, offset: usize },
+    /// The expanded word grew past the expander's size limit (only possible
+    /// with replace-all used to multiply text).
+    #[error("expanded word exceeds {limit} bytes")]
+    TooLarge { limit: usize, offset: usize },
 }
 
 impl ShellError {
@@ -58,7 +62,8 @@ impl ShellError {
             | ShellError::UnsupportedModifier { offset, .. }
             | ShellError::Required { offset, .. }
             | ShellError::InvalidPattern { offset, .. }
-            | ShellError::TooDeep { offset, .. } => *offset,
+            | ShellError::TooDeep { offset, .. }
+            | ShellError::TooLarge { offset, .. } => *offset,
         }
     }
 

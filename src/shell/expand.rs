@@ -104,6 +104,12 @@ impl<'a> Expander<'a> {
             match c {
                 '$' => {
                     self.dollar(&mut out)?;
+                    if out.len() > pattern::MAX_REPLACE_RESULT {
+                        return Err(ShellError::TooLarge {
+                            limit: pattern::MAX_REPLACE_RESULT,
+                            offset: self.pos,
+                        });
+                    }
                     if let Some(f) = fields.as_deref_mut() {
                         f.push_str(out.get(start..).unwrap_or(""));
                     }
@@ -428,7 +434,7 @@ impl<'a> Expander<'a> {
         at: usize,
     ) -> Result<String, ShellError> {
         self.expand_until(stop, raw_escapes, None).map_err(|err| {
-            if !self.at_end() || matches!(err, ShellError::TooDeep { .. }) {
+            if !self.at_end() || matches!(err, ShellError::TooDeep { .. } | ShellError::TooLarge { .. }) {
                 err
             } else if stop == Some('/') {
                 ShellError::MissingSlash { offset: at }

@@ -24,6 +24,11 @@ use super::unicode::{is_digit, is_letter};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct PatternError(pub(super) String);
 
+/// Largest result `${v//p/r}` may build. Replace-all is the one operator whose
+/// output multiplies (`r` once per match, and `r` may itself hold a nested
+/// replace-all), so hostile input could otherwise demand gigabytes.
+pub(super) const MAX_REPLACE_RESULT: usize = 16 << 20;
+
 #[derive(Debug, Clone, Copy)]
 enum Inst {
     Char(char),
@@ -301,6 +306,12 @@ pub(super) fn replace_all(
         out.push_str(value.get(last_end..start).unwrap_or(""));
         if end > last_end || start == 0 {
             expand_template(&mut out, replacement, value.get(start..end).unwrap_or(""));
+            if out.len() > MAX_REPLACE_RESULT {
+                return Err(PatternError(format!(
+                    "result of replacing every match exceeds {} MiB",
+                    MAX_REPLACE_RESULT >> 20
+                )));
+            }
         }
         last_end = end;
         let width = value
@@ -416,6 +427,13 @@ mod tests {
             "a[.|.|||$|$.]b"
         );
         assert_eq!(replace_first("a.b.c", ".", "$0").unwrap(), "a$0b.c");
+    }
+
+    #[test]
+    fn replace_all_refuses_to_grow_without_bound() {
+        let value = "x".repeat(1000);
+        let replacement = "y".repeat(MAX_REPLACE_RESULT / 500);
+        assert!(replace_all(&value, "", &replacement).is_err());
     }
 
     /// Backtracking with Perl priorities, the semantics Go's engine promises;

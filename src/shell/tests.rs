@@ -352,3 +352,13 @@ fn random_inputs_never_panic() {
         }
     }
 }
+
+/// Found by the fuzzer: nested replace-all with an empty pattern multiplies
+/// the text at every level. It must fail cleanly instead of exhausting memory.
+#[test]
+fn nested_replace_all_is_bounded() {
+    let env = EnvList(vec![("v".into(), "x".repeat(300))]);
+    let word = "${v////${v////${v////${v////${v////ab}}}}}";
+    let err = Lexer::new('\\').process_word(word, &env).unwrap_err();
+    assert!(matches!(err, ShellError::InvalidPattern { .. } | ShellError::TooLarge { .. }), "{err:?}");
+}

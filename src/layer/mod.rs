@@ -1,0 +1,1 @@
+//! Layer tar writing and safe unpacking (in progress).
