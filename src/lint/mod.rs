@@ -52,7 +52,7 @@ pub struct LintWarning {
 }
 
 /// Everything `lint` found.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct LintReport {
     /// Sorted by position.
     pub warnings: Vec<LintWarning>,
