@@ -5,7 +5,10 @@
 
 pub mod cli;
 pub mod context;
+pub mod build;
 pub mod dockerfile;
+pub mod export;
+pub mod image;
 pub mod ir;
 pub mod layer;
 pub mod lint;

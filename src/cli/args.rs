@@ -73,8 +73,30 @@ pub struct BuildArgs {
     /// Store directory (default /var/lib/rbuild for root, $XDG_DATA_HOME/rbuild otherwise)
     #[arg(long, env = "RBUILD_ROOT")]
     pub root: Option<PathBuf>,
+    /// Where to write the image: type=oci|docker|local|tar,dest=PATH[,tar=false]
+    #[arg(short = 'o', long = "output")]
+    pub output: Vec<String>,
+    /// Target platform (os/arch[/variant]); default: this machine's
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Add a label to the image, KEY=VALUE (repeatable)
+    #[arg(long = "label")]
+    pub labels: Vec<String>,
+    /// Layer compression for exports
+    #[arg(long, value_enum, default_value = "gzip")]
+    pub compression: CompressionArg,
+    /// Write the image ID (config digest) to this file
+    #[arg(long)]
+    pub iidfile: Option<PathBuf>,
     /// Build context directory
     pub context: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompressionArg {
+    Gzip,
+    Zstd,
+    Uncompressed,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -2,7 +2,7 @@
 
 use super::args::{BuildArgs, LintArgs, ParseArgs, ParseFormat};
 use super::diagnostics::{parse_and_lower, render_warning};
-use super::input::{find_dockerfile, read_dockerfile, DockerfileSource};
+use super::input::{read_dockerfile, DockerfileSource};
 use super::Failure;
 use crate::dockerfile::dump::dump;
 use crate::ir::{BuildPlan, Command, CommandLine};
@@ -96,33 +96,18 @@ pub fn lint_cmd(args: LintArgs) -> Result<i32, Failure> {
     Ok(if report.warnings.is_empty() { 0 } else { 1 })
 }
 
-/// Plans the build. Executing steps arrives with the store and sandbox.
+/// Lints, builds and exports; lint warnings are printed first and fail the
+/// build only under `# check=error=true`.
 pub fn build(args: BuildArgs) -> Result<i32, Failure> {
-    if !args.context.is_dir() {
-        return Err(Failure::usage(format!(
-            "error: build context {} is not a directory",
-            args.context.display()
-        )));
-    }
-    let source = find_dockerfile(args.file.as_deref(), &args.context)?;
-    let (report, text) = lint_source(&source)?;
-    print_warnings(&source, &report, &text);
-    if report.config.error && !report.warnings.is_empty() {
-        return Err(Failure::build(format!(
-            "error: {} lint warning(s) and the Dockerfile sets `# check=error=true`",
-            report.warnings.len()
-        )));
-    }
-    let (_, plan) = parse_and_lower(&source)?;
-    if let Some(target) = &args.target {
-        if plan.stage_index(target).is_none() {
-            return Err(Failure::usage(format!(
-                "error: target stage {target:?} could not be found"
+    super::build_cmd::run(args, |source| {
+        let (report, text) = lint_source(source)?;
+        print_warnings(source, &report, &text);
+        if report.config.error && !report.warnings.is_empty() {
+            return Err(Failure::build(format!(
+                "error: {} lint warning(s) and the Dockerfile sets `# check=error=true`",
+                report.warnings.len()
             )));
         }
-    }
-    Err(Failure::build(format!(
-        "error: the Dockerfile parses and plans ({} stage(s)), but executing builds is not implemented yet in this version of rbuild",
-        plan.stages.len()
-    )))
+        Ok(())
+    })
 }

@@ -3,6 +3,7 @@
 //! 2 usage or Dockerfile errors).
 
 mod args;
+mod build_cmd;
 mod commands;
 mod diagnostics;
 mod input;

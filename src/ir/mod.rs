@@ -15,3 +15,4 @@ pub use lower::{lower, meta_arg};
 pub use mount::{Mount, MountError, MountSpec, MountType, Sharing};
 pub use plan::*;
 pub use suggest::{closest, edit_distance};
+pub use values::parse_octal_mode;

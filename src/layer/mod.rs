@@ -1,1 +1,40 @@
-//! Layer tar writing and safe unpacking (in progress).
+//! Layer tar writing (deterministic) and safe unpacking.
+//!
+//! - [`write_layer`] turns a list of [`LayerEntry`] values into a normalised tar
+//!   (sorted, numeric owners, clamped mtimes, PAX where needed), hashing while it
+//!   writes, like umoci's `oci/layer/tar_generate.go`.
+//! - [`entries_from_dir`] reads an overlayfs upper directory (a diff) into entries.
+//! - [`compress_blob`] / [`write_layer_compressed`] add gzip (parallel) or zstd
+//!   (multithreaded) with the uncompressed and compressed digests from one pass.
+//! - [`unpack_layer`] applies a layer onto a root directory without ever writing
+//!   outside it, either flattening whiteouts or recording them overlayfs-style.
+
+mod compress;
+mod entry;
+mod error;
+mod hash;
+mod pax;
+mod scan;
+mod unpack;
+mod write;
+mod xattr;
+
+pub use compress::{
+    compress_blob, decompressor, detect_compression, write_layer_compressed, Compression,
+};
+pub use entry::{EntryKind, FileSource, LayerEntry};
+pub use error::LayerError;
+pub use hash::{BlobDigest, LayerDigest};
+pub use scan::{entries_from_dir, ScanOptions};
+pub use unpack::{unpack_layer, UnpackOptions, UnpackStats, WhiteoutMode};
+pub use write::{write_layer, WriteOptions};
+
+/// Result type of this module.
+pub type Result<T, E = LayerError> = std::result::Result<T, E>;
+
+/// Prefix of an OCI whiteout file name (`.wh.<name>` hides `<name>`).
+pub const WHITEOUT_PREFIX: &str = ".wh.";
+/// Name of the OCI opaque-directory marker (`<dir>/.wh..wh..opq`).
+pub const OPAQUE_MARKER: &str = ".wh..wh..opq";
+/// Prefix of names reserved by the OCI spec for whiteout metadata (AUFS `.wh..wh.`).
+const RESERVED_PREFIX: &str = ".wh..wh.";

@@ -1,0 +1,83 @@
+//! ADD's archive extraction: a local tar (plain, gzip, bzip2, xz or zstd by
+//! content, not by name) is unpacked into the destination directory. The
+//! archive is unpacked safely into a temp dir of the store, then its tree
+//! becomes layer entries under the destination.
+
+use super::copy::EntryPlan;
+use super::error::BuildError;
+use crate::layer::{decompressor, detect_compression, entries_from_dir, unpack_layer, Compression, ScanOptions, UnpackOptions, WhiteoutMode};
+use crate::store::{Store, TempDir};
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+
+const TAR_MAGIC_OFFSET: usize = 257;
+
+/// Whether the first 512 bytes are a tar header (`ustar` magic, or a valid
+/// old-style header checksum).
+fn looks_like_tar(header: &[u8]) -> bool {
+    if header.len() < 512 {
+        return false;
+    }
+    if &header[TAR_MAGIC_OFFSET..TAR_MAGIC_OFFSET + 5] == b"ustar" {
+        return true;
+    }
+    let stored = std::str::from_utf8(&header[148..156])
+        .ok()
+        .and_then(|s| u32::from_str_radix(s.trim_matches(|c: char| c == '\0' || c == ' '), 8).ok());
+    let computed: u32 = header
+        .iter()
+        .enumerate()
+        .map(|(i, &b)| if (148..156).contains(&i) { u32::from(b' ') } else { u32::from(b) })
+        .sum();
+    stored == Some(computed)
+}
+
+fn open_decompressed(path: &Path) -> Result<(Box<dyn Read>, bool), BuildError> {
+    let file = std::fs::File::open(path).map_err(BuildError::io(path))?;
+    let mut reader = BufReader::new(file);
+    let head = reader.fill_buf().map_err(BuildError::io(path))?;
+    let compression = detect_compression(head);
+    Ok((decompressor(reader, compression)?, compression != Compression::None))
+}
+
+/// Unpacks `path` into a fresh temp dir when it is a tar archive.
+pub fn extract_if_archive(store: &Store, path: &Path) -> Result<Option<TempDir>, BuildError> {
+    let (mut stream, _) = open_decompressed(path)?;
+    let mut header = vec![0u8; 512];
+    let mut filled = 0;
+    while filled < header.len() {
+        match stream.read(&mut header[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            // Not decodable as the detected compression: not an archive.
+            Err(_) => return Ok(None),
+        }
+    }
+    if !looks_like_tar(&header[..filled]) {
+        return Ok(None);
+    }
+    let temp = store.temp_dir()?;
+    let (stream, _) = open_decompressed(path)?;
+    let opts = UnpackOptions {
+        whiteouts: WhiteoutMode::Apply,
+        ..UnpackOptions::default()
+    };
+    unpack_layer(stream, temp.path(), &opts)?;
+    Ok(Some(temp))
+}
+
+/// Adds the extracted tree under `target` (a directory).
+pub fn add_extracted(dir: &Path, target: &Path, owner: Option<(u32, u32)>, plan: &mut EntryPlan) -> Result<(), BuildError> {
+    // The destination directory itself comes from the image or is created
+    // like any missing parent (see `EntryPlan::finish`).
+    let target_rel = target.strip_prefix("/").unwrap_or(target);
+    for mut entry in entries_from_dir(dir, &ScanOptions::default())? {
+        entry.path = target_rel.join(&entry.path);
+        if let Some((uid, gid)) = owner {
+            entry.uid = uid;
+            entry.gid = gid;
+        }
+        plan.add(entry);
+    }
+    Ok(())
+}

@@ -1,0 +1,327 @@
+//! COPY and ADD from the build context (and heredocs): sources selected and
+//! hashed for the cache key, destinations resolved in the image the way
+//! BuildKit resolves them, and the result written as one layer.
+
+use super::archive;
+use super::error::BuildError;
+use super::layers;
+use super::progress::StepHandle;
+use super::rootfs::{existing_dir_entry, resolve_owner, RootView};
+use super::state::{chain_key, StageState};
+use super::workdir::normalize_workdir;
+use super::Build;
+use crate::context::{EntryKind as CtxKind, ResolvedSource, StatCache};
+use crate::ir::{Chmod, Copy, CopySource};
+use crate::layer::{EntryKind, FileSource, LayerEntry};
+use crate::shell::Lexer;
+use sha2::{Digest as _, Sha256};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// One thing to copy.
+enum Item {
+    Context(ResolvedSource),
+    Heredoc { name: String, content: Vec<u8> },
+}
+
+/// Who owns and what mode new entries get.
+struct Attrs {
+    owner: Option<(u32, u32)>,
+    chmod: Option<u32>,
+}
+
+pub fn run(b: &mut Build, state: &mut StageState, copy: &Copy, handle: StepHandle) -> Result<(), BuildError> {
+    let keyword = if copy.add { "ADD" } else { "COPY" };
+    if copy.from.is_some() {
+        return Err(BuildError::Unsupported {
+            what: format!("{keyword} --from (copying out of another stage or image)"),
+        });
+    }
+    if copy.parents || !copy.excludes.is_empty() {
+        return Err(BuildError::Unsupported {
+            what: format!("{keyword} --parents and --exclude"),
+        });
+    }
+    let dest_raw = state.expand(&copy.dest)?;
+    let dest_hint_dir = dest_raw.is_empty() || dest_raw == "." || dest_raw.ends_with('/') || dest_raw.ends_with("/.");
+    let dest = normalize_workdir(&state.image.config.config.working_dir, &dest_raw);
+    let items = collect_items(b, state, copy)?;
+    if items.is_empty() {
+        return Err(BuildError::Invalid("no source files were specified".into()));
+    }
+    let chown = copy.chown.as_deref().map(|c| state.expand(c)).transpose()?;
+    let chmod = chmod_value(state, copy.chmod.as_ref())?;
+    let content = content_digest(b, &items)?;
+    let created_by = format!("{keyword} {}", describe_sources(copy, &dest_raw));
+    state.key = chain_key(
+        &state.key,
+        &[keyword, &dest, &dest_hint_dir.to_string(), chown.as_deref().unwrap_or(""), &format!("{chmod:?}"), &copy.link.to_string(), &content],
+    );
+    if !b.opts.no_cache {
+        if let Some(record) = layers::lookup(b.store, &state.key) {
+            state.image.layers.extend(layers::cached_layer(&record));
+            state.history(created_by, record.layer.is_none());
+            b.progress.cached(handle);
+            return Ok(());
+        }
+    }
+    let view = RootView::new(b.store, &state.image.layers)?;
+    let owner = chown.as_deref().map(|c| resolve_owner(Some(&view), c)).transpose()?;
+    let attrs = Attrs { owner, chmod };
+    let target = view.resolve(Path::new(&dest));
+    let target_is_dir = dest_hint_dir || view.lookup(&target).is_some_and(|(_, m)| m.is_dir());
+    if items.len() > 1 && !target_is_dir {
+        return Err(BuildError::Invalid(format!(
+            "When using {keyword} with more than one source file, the destination must be a directory and end with a /"
+        )));
+    }
+    let mut plan = EntryPlan::new(state.time);
+    let mut temps = Vec::new();
+    for item in &items {
+        let place = Placement { view: &view, target: &target, into_dir: target_is_dir };
+        add_item(b, copy, item, &place, &attrs, &mut plan, &mut temps)?;
+    }
+    let entries = plan.finish(&view, &attrs);
+    let layer = layers::commit(b.store, &entries, b.opts.source_date_epoch)?;
+    drop(temps);
+    layers::remember(b.store, &state.key, Some(&layer))?;
+    state.history(created_by, false);
+    state.image.layers.push(layer);
+    b.progress.done(handle);
+    Ok(())
+}
+
+fn describe_sources(copy: &Copy, dest: &str) -> String {
+    let mut parts: Vec<String> = copy
+        .sources
+        .iter()
+        .map(|s| match s {
+            CopySource::Path(p) => p.clone(),
+            CopySource::Heredoc(h) => format!("<<{}", h.name),
+        })
+        .collect();
+    parts.push(dest.to_string());
+    parts.join(" ")
+}
+
+fn chmod_value(state: &StageState, chmod: Option<&Chmod>) -> Result<Option<u32>, BuildError> {
+    match chmod {
+        None => Ok(None),
+        Some(Chmod::Octal(m)) => Ok(Some(*m)),
+        Some(Chmod::Unexpanded(text)) => {
+            let value = state.expand(text)?;
+            crate::ir::parse_octal_mode(&value).map(Some).ok_or_else(|| {
+                BuildError::Invalid(format!("invalid chmod parameter: {value:?}. it should be octal string and between 0 and 07777"))
+            })
+        }
+        Some(Chmod::Symbolic(_)) => Err(BuildError::Unsupported {
+            what: "symbolic --chmod modes".into(),
+        }),
+    }
+}
+
+fn collect_items(b: &Build, state: &StageState, copy: &Copy) -> Result<Vec<Item>, BuildError> {
+    let mut items = Vec::new();
+    let mut any_source = false;
+    for source in &copy.sources {
+        match source {
+            CopySource::Path(p) => {
+                let expanded = state.expand(p)?;
+                if copy.add && (expanded.starts_with("http://") || expanded.starts_with("https://")) {
+                    return Err(BuildError::Unsupported {
+                        what: "ADD from a URL".into(),
+                    });
+                }
+                any_source = true;
+                items.extend(b.context.resolve_source(&expanded)?.into_iter().map(Item::Context));
+            }
+            CopySource::Heredoc(h) => {
+                let content = if h.expand {
+                    let mut lexer = Lexer::new(state.escape);
+                    lexer.skip_process_quotes = true;
+                    let env = state.scope.env(Some(&state.image.config));
+                    lexer.process_word(&h.content, &env).map_err(|e| BuildError::Expansion {
+                        word: h.name.clone(),
+                        message: e.to_string(),
+                    })?
+                } else {
+                    h.content.clone()
+                };
+                items.push(Item::Heredoc {
+                    name: h.name.clone(),
+                    content: content.into_bytes(),
+                });
+            }
+        }
+    }
+    if items.is_empty() && any_source {
+        return Err(BuildError::Invalid("no source files were specified (every wildcard matched nothing)".into()));
+    }
+    Ok(items)
+}
+
+/// The cache input: selected context content plus heredoc bodies.
+fn content_digest(b: &Build, items: &[Item]) -> Result<String, BuildError> {
+    let sources: Vec<ResolvedSource> = items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Context(s) => Some(s.clone()),
+            Item::Heredoc { .. } => None,
+        })
+        .collect();
+    let cache_path = b.store.root().join("records").join("statcache.json");
+    let mut stat_cache = StatCache::load(&cache_path);
+    let mut h = Sha256::new();
+    h.update(b.context.digest(&sources, &mut stat_cache)?.as_bytes());
+    let _ = stat_cache.save(&cache_path);
+    for item in items {
+        if let Item::Heredoc { name, content } = item {
+            h.update(name.as_bytes());
+            h.update([0]);
+            h.update(Sha256::digest(content));
+        }
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+/// Entries by image path (relative, no leading `/`), later ones winning.
+pub(super) struct EntryPlan {
+    entries: BTreeMap<PathBuf, LayerEntry>,
+    time: i64,
+}
+
+impl EntryPlan {
+    pub fn new(time: i64) -> Self {
+        EntryPlan {
+            entries: BTreeMap::new(),
+            time,
+        }
+    }
+
+    pub fn add(&mut self, entry: LayerEntry) {
+        self.entries.insert(entry.path.clone(), entry);
+    }
+
+    /// Adds parent directories: existing ones with their metadata from the
+    /// image, missing ones as 0755 owned by `--chown` or root.
+    fn finish(mut self, view: &RootView, attrs: &Attrs) -> Vec<LayerEntry> {
+        let paths: Vec<PathBuf> = self.entries.keys().cloned().collect();
+        for path in paths {
+            for parent in path.ancestors().skip(1) {
+                if parent.as_os_str().is_empty() || self.entries.contains_key(parent) {
+                    continue;
+                }
+                let abs = Path::new("/").join(parent);
+                let entry = existing_dir_entry(view, &abs).unwrap_or_else(|| {
+                    let (uid, gid) = attrs.owner.unwrap_or((0, 0));
+                    LayerEntry {
+                        path: parent.to_path_buf(),
+                        kind: EntryKind::Dir,
+                        mode: 0o755,
+                        uid,
+                        gid,
+                        mtime: self.time,
+                        xattrs: Vec::new(),
+                    }
+                });
+                self.entries.insert(parent.to_path_buf(), entry);
+            }
+        }
+        self.entries.into_values().collect()
+    }
+}
+
+fn rel(path: &Path) -> PathBuf {
+    path.strip_prefix("/").unwrap_or(path).to_path_buf()
+}
+
+/// Where an item lands.
+struct Placement<'a> {
+    view: &'a RootView,
+    /// The destination, symlinks resolved.
+    target: &'a Path,
+    /// A file source goes inside `target` rather than becoming it.
+    into_dir: bool,
+}
+
+fn add_item(
+    b: &Build,
+    copy: &Copy,
+    item: &Item,
+    place: &Placement,
+    attrs: &Attrs,
+    plan: &mut EntryPlan,
+    temps: &mut Vec<crate::store::TempDir>,
+) -> Result<(), BuildError> {
+    let owner = |uid: u32, gid: u32| attrs.owner.unwrap_or((uid, gid));
+    let (target, into_dir) = (place.target, place.into_dir);
+    match item {
+        Item::Heredoc { name, content } => {
+            let path = if into_dir { target.join(name) } else { target.to_path_buf() };
+            let (uid, gid) = owner(0, 0);
+            plan.add(LayerEntry {
+                path: rel(&path),
+                kind: EntryKind::File {
+                    size: content.len() as u64,
+                    source: FileSource::Bytes(content.clone()),
+                },
+                mode: attrs.chmod.unwrap_or(0o644),
+                uid,
+                gid,
+                mtime: plan.time,
+                xattrs: Vec::new(),
+            });
+            Ok(())
+        }
+        Item::Context(source) => {
+            let host = b.context.root().join(&source.rel);
+            if copy.add && !source.is_dir {
+                if let Some(temp) = archive::extract_if_archive(b.store, &host)? {
+                    archive::add_extracted(temp.path(), target, attrs.owner, plan)?;
+                    temps.push(temp);
+                    return Ok(());
+                }
+            }
+            let entries = b.context.entries(&source.rel)?;
+            for e in entries {
+                let within = e.rel.strip_prefix(&source.rel).unwrap_or(Path::new(""));
+                let dest = if source.is_dir {
+                    target.join(within)
+                } else if into_dir {
+                    target.join(source.rel.file_name().unwrap_or_default())
+                } else {
+                    target.to_path_buf()
+                };
+                let exists_as_dir = || place.view.lookup(&dest).is_some_and(|(_, m)| m.is_dir());
+                if within.as_os_str().is_empty() && source.is_dir && exists_as_dir() {
+                    // An existing destination directory keeps its metadata.
+                    continue;
+                }
+                let kind = match &e.kind {
+                    CtxKind::File => EntryKind::File {
+                        source: FileSource::Path(b.context.root().join(&e.rel)),
+                        size: e.size,
+                    },
+                    CtxKind::Dir => EntryKind::Dir,
+                    CtxKind::Symlink { target } => EntryKind::Symlink { target: target.clone() },
+                    CtxKind::Other => continue,
+                };
+                let (uid, gid) = owner(e.uid, e.gid);
+                plan.add(LayerEntry {
+                    path: rel(&dest),
+                    mode: match (&kind, attrs.chmod) {
+                        (EntryKind::Symlink { .. }, _) => e.mode & 0o7777,
+                        (_, Some(m)) => m,
+                        (_, None) => e.mode & 0o7777,
+                    },
+                    kind,
+                    uid,
+                    gid,
+                    mtime: (e.mtime_ns.div_euclid(1_000_000_000)) as i64,
+                    xattrs: Vec::new(),
+                });
+            }
+            Ok(())
+        }
+    }
+}

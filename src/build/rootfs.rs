@@ -1,0 +1,216 @@
+//! A read-only view of an image's root filesystem for the steps that need to
+//! look at it (COPY destinations through symlinks, existing directories,
+//! `--chown` names, WORKDIR). Each layer is unpacked once into a snapshot
+//! directory in the store (overlay-lower form: whiteouts as 0/0 character
+//! devices, opaque directories marked by xattr), and lookups walk the stack
+//! top-down with overlayfs's rules. Nothing is mounted and nothing is copied.
+
+use super::error::BuildError;
+use crate::image::LayerRef;
+use crate::layer::{decompressor, detect_compression, unpack_layer, UnpackOptions, WhiteoutMode};
+use crate::store::Store;
+use std::fs::Metadata;
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Component, Path, PathBuf};
+
+pub struct RootView {
+    /// Snapshot directories, top layer first.
+    layers: Vec<PathBuf>,
+}
+
+/// Makes sure a layer's snapshot exists; returns its directory.
+pub fn ensure_snapshot(store: &Store, layer: &LayerRef) -> Result<PathBuf, BuildError> {
+    let id = layer.diff_id.hex();
+    let path = store.snapshot_path(&id);
+    if path.is_dir() {
+        return Ok(path);
+    }
+    let temp = store.temp_dir()?;
+    let dest = temp.path().join("rootfs");
+    std::fs::create_dir(&dest).map_err(BuildError::io(&dest))?;
+    let blob_path = store.blob_path(&layer.blob);
+    let file = store.open_blob(&layer.blob)?;
+    let mut reader = BufReader::new(file);
+    let head = reader.fill_buf().map_err(BuildError::io(&blob_path))?;
+    let compression = detect_compression(head);
+    let stream = decompressor(reader, compression)?;
+    let opts = UnpackOptions {
+        whiteouts: WhiteoutMode::Overlay,
+        ..UnpackOptions::default()
+    };
+    unpack_layer(stream, &dest, &opts)?;
+    Ok(store.commit_snapshot(&dest, &id)?)
+}
+
+fn is_whiteout(meta: &Metadata) -> bool {
+    meta.file_type().is_char_device() && meta.rdev() == 0
+}
+
+fn is_opaque(dir: &Path) -> bool {
+    ["trusted.overlay.opaque", "user.overlay.opaque"].iter().any(|name| {
+        rustix::fs::lgetxattr(dir, *name, &mut [0u8; 4]).is_ok_and(|n| n == 1)
+    })
+}
+
+/// Normal components of an absolute image path.
+fn components(path: &Path) -> Vec<&std::ffi::OsStr> {
+    path.components()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n),
+            _ => None,
+        })
+        .collect()
+}
+
+impl RootView {
+    pub fn new(store: &Store, layers: &[LayerRef]) -> Result<RootView, BuildError> {
+        let mut dirs = Vec::with_capacity(layers.len());
+        for layer in layers.iter().rev() {
+            dirs.push(ensure_snapshot(store, layer)?);
+        }
+        Ok(RootView { layers: dirs })
+    }
+
+    /// The host path and metadata of an image path (not following a final
+    /// symlink), or `None` when absent.
+    pub fn lookup(&self, path: &Path) -> Option<(PathBuf, Metadata)> {
+        let comps = components(path);
+        if comps.is_empty() {
+            let top = self.layers.first()?;
+            return std::fs::symlink_metadata(top).ok().map(|m| (top.clone(), m));
+        }
+        for layer in &self.layers {
+            let mut host = layer.clone();
+            let mut hidden_below = false;
+            for (i, comp) in comps.iter().enumerate() {
+                host.push(comp);
+                let Ok(meta) = std::fs::symlink_metadata(&host) else {
+                    break;
+                };
+                if is_whiteout(&meta) {
+                    return None;
+                }
+                if i + 1 == comps.len() {
+                    return Some((host, meta));
+                }
+                if !meta.is_dir() {
+                    // A file in an upper layer hides everything below its path.
+                    return None;
+                }
+                if is_opaque(&host) {
+                    hidden_below = true;
+                }
+            }
+            if hidden_below {
+                return None;
+            }
+        }
+        None
+    }
+
+    /// Resolves symlinks in every component of `path` inside the image root
+    /// (an absolute link target restarts at the image root; `..` stops at
+    /// it), as a copy into the image would follow them.
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        let mut resolved = PathBuf::from("/");
+        let mut pending: Vec<std::ffi::OsString> =
+            components(path).into_iter().rev().map(|c| c.to_os_string()).collect();
+        let mut hops = 0;
+        while let Some(comp) = pending.pop() {
+            if comp == ".." {
+                resolved.pop();
+                continue;
+            }
+            let candidate = resolved.join(&comp);
+            match self.lookup(&candidate) {
+                Some((host, meta)) if meta.file_type().is_symlink() && hops < 255 => {
+                    hops += 1;
+                    let Ok(target) = std::fs::read_link(&host) else {
+                        resolved = candidate;
+                        continue;
+                    };
+                    if target.is_absolute() {
+                        resolved = PathBuf::from("/");
+                    }
+                    for c in target.components().rev() {
+                        match c {
+                            Component::Normal(n) => pending.push(n.to_os_string()),
+                            Component::ParentDir => pending.push("..".into()),
+                            _ => {}
+                        }
+                    }
+                }
+                _ => resolved = candidate,
+            }
+        }
+        resolved
+    }
+
+    /// The contents of a small file (e.g. `/etc/passwd`), following links.
+    pub fn read_file(&self, path: &Path) -> Option<String> {
+        let (host, meta) = self.lookup(&self.resolve(path))?;
+        (meta.is_file() && meta.len() < 16 << 20)
+            .then(|| std::fs::read_to_string(host).ok())
+            .flatten()
+    }
+}
+
+/// Resolves `user[:group]` (names or numbers) through the image's
+/// `/etc/passwd` and `/etc/group`. A user alone gives its uid as the group id
+/// too, as BuildKit's copy does.
+pub fn resolve_owner(view: Option<&RootView>, spec: &str) -> Result<(u32, u32), BuildError> {
+    let (user, group) = match spec.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (spec, None),
+    };
+    let passwd = view.and_then(|v| v.read_file(Path::new("/etc/passwd")));
+    let lookup_user = |name: &str| -> Option<(u32, u32)> {
+        passwd.as_deref()?.lines().find_map(|line| {
+            let f: Vec<&str> = line.split(':').collect();
+            (f.len() >= 4 && f[0] == name).then(|| Some((f[2].parse().ok()?, f[3].parse().ok()?)))?
+        })
+    };
+    let uid = match user.parse::<u32>() {
+        Ok(uid) => uid,
+        Err(_) => lookup_user(user).map(|(uid, _)| uid).ok_or_else(|| {
+            BuildError::Invalid(format!("unable to find user {user}: no matching entries in passwd file"))
+        })?,
+    };
+    let gid = match group {
+        None => uid,
+        Some(g) => match g.parse::<u32>() {
+            Ok(gid) => gid,
+            Err(_) => {
+                let groups = view.and_then(|v| v.read_file(Path::new("/etc/group")));
+                groups
+                    .as_deref()
+                    .and_then(|text| {
+                        text.lines().find_map(|line| {
+                            let f: Vec<&str> = line.split(':').collect();
+                            (f.len() >= 3 && f[0] == g).then(|| f[2].parse().ok())?
+                        })
+                    })
+                    .ok_or_else(|| {
+                        BuildError::Invalid(format!("unable to find group {g}: no matching entries in group file"))
+                    })?
+            }
+        },
+    };
+    Ok((uid, gid))
+}
+
+/// A layer entry repeating an existing directory's metadata, for parents a
+/// step writes into (their mtime changes, so a diff carries them).
+pub fn existing_dir_entry(view: &RootView, path: &Path) -> Option<crate::layer::LayerEntry> {
+    let (_, meta) = view.lookup(path)?;
+    meta.is_dir().then(|| crate::layer::LayerEntry {
+        path: path.strip_prefix("/").unwrap_or(path).to_path_buf(),
+        kind: crate::layer::EntryKind::Dir,
+        mode: meta.mode() & 0o7777,
+        uid: meta.uid(),
+        gid: meta.gid(),
+        mtime: meta.mtime(),
+        xattrs: Vec::new(),
+    })
+}

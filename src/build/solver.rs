@@ -1,0 +1,101 @@
+//! Which stages a build needs and where each stage's base comes from. Only
+//! the target and what it depends on run; a stage the target does not need
+//! is never executed.
+
+use super::error::BuildError;
+use super::scope::Scope;
+use crate::image::ImageSource;
+use crate::ir::{BuildPlan, Command, CopyFrom};
+
+/// Where a stage starts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Base {
+    Stage(usize),
+    Image(ImageSource),
+}
+
+/// Expands each FROM with the meta ARGs and decides: an earlier stage's name
+/// (case-insensitive) or an image.
+pub fn resolve_bases(plan: &BuildPlan, meta: &Scope) -> Result<Vec<Base>, BuildError> {
+    let mut bases = Vec::with_capacity(plan.stages.len());
+    for (i, stage) in plan.stages.iter().enumerate() {
+        let text = meta.expand(&stage.base, None, plan.escape)?;
+        if text.is_empty() {
+            return Err(BuildError::BadBase {
+                reference: stage.base.clone(),
+                reason: "it expands to an empty string".into(),
+            });
+        }
+        let lower = text.to_ascii_lowercase();
+        let earlier = plan.stages[..i]
+            .iter()
+            .rposition(|s| s.name.as_deref() == Some(lower.as_str()));
+        bases.push(match earlier {
+            Some(j) => Base::Stage(j),
+            None => Base::Image(ImageSource::parse(&text)),
+        });
+    }
+    Ok(bases)
+}
+
+/// Stages a stage depends on: its base and every `COPY --from` /
+/// `RUN --mount=from=` that names a stage.
+fn dependencies(plan: &BuildPlan, bases: &[Base], index: usize) -> Vec<usize> {
+    let mut deps = Vec::new();
+    if let Base::Stage(j) = bases[index] {
+        deps.push(j);
+    }
+    for step in &plan.stages[index].steps {
+        match &step.command {
+            Command::Copy(c) => {
+                if let Some(CopyFrom::Stage(j)) = c.from {
+                    deps.push(j);
+                }
+            }
+            Command::Run(run) => {
+                for m in &run.mounts {
+                    let from = m.resolved.as_ref().and_then(|r| r.from.clone());
+                    if let Some(j) = from.and_then(|f| plan.stage_index(&f)) {
+                        if j < index {
+                            deps.push(j);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    deps
+}
+
+/// `needed[i]` is true for the target and everything it depends on.
+pub fn needed_stages(plan: &BuildPlan, bases: &[Base], target: usize) -> Vec<bool> {
+    let mut needed = vec![false; plan.stages.len()];
+    let mut stack = vec![target];
+    while let Some(i) = stack.pop() {
+        if needed[i] {
+            continue;
+        }
+        needed[i] = true;
+        stack.extend(dependencies(plan, bases, i).into_iter().filter(|&j| j < i));
+    }
+    needed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dockerfile::parse;
+    use crate::ir::lower;
+
+    #[test]
+    fn only_the_targets_dependencies_are_needed() {
+        let text = "FROM scratch AS a\nFROM scratch AS unused\nFROM a AS b\nCOPY --from=0 / /\nFROM scratch AS c\nCOPY --from=b / /\n";
+        let plan = lower(&parse(text).unwrap()).unwrap();
+        let meta = Scope::default();
+        let bases = resolve_bases(&plan, &meta).unwrap();
+        assert_eq!(bases[2], Base::Stage(0));
+        assert_eq!(needed_stages(&plan, &bases, 3), [true, false, true, true]);
+        assert_eq!(needed_stages(&plan, &bases, 1), [false, true, false, false]);
+    }
+}

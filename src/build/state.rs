@@ -1,0 +1,54 @@
+//! The state of a stage while its steps run: the image so far, ARGs in scope
+//! and the cache key chain.
+
+use super::scope::Scope;
+use crate::image::{History, Image};
+use sha2::{Digest as _, Sha256};
+
+#[derive(Debug, Clone)]
+pub struct StageState {
+    pub image: Image,
+    pub scope: Scope,
+    /// Cache key of everything up to here (hex).
+    pub key: String,
+    /// CMD was set in this stage (ENTRYPOINT then keeps it).
+    pub cmd_set: bool,
+    /// Build time in seconds for `created` fields.
+    pub time: i64,
+    pub escape: char,
+}
+
+/// A key derived from a parent key and the parts of a step's definition.
+pub fn chain_key(parent: &str, parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    h.update(parent.as_bytes());
+    for part in parts {
+        // Length-prefixed so ("ab","c") and ("a","bc") differ.
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+impl StageState {
+    /// Records a history entry.
+    pub fn history(&mut self, created_by: String, empty_layer: bool) {
+        self.image.config.history.push(History {
+            created: Some(super::time::rfc3339(self.time)),
+            created_by: Some(created_by),
+            author: None,
+            comment: Some("buildkit.dockerfile.v0".into()),
+            empty_layer,
+        });
+    }
+
+    /// Expands a word with the stage's ARGs and ENV.
+    pub fn expand(&self, word: &str) -> Result<String, super::error::BuildError> {
+        self.scope.expand(word, Some(&self.image.config), self.escape)
+    }
+
+    pub fn expand_words(&self, word: &str) -> Result<Vec<String>, super::error::BuildError> {
+        self.scope
+            .expand_words(word, Some(&self.image.config), self.escape)
+    }
+}

@@ -1,0 +1,107 @@
+//! WORKDIR: sets the working directory and creates it when missing (a layer
+//! holding the new directories, owned by the stage's USER as BuildKit does).
+
+use super::error::BuildError;
+use super::layers;
+use super::progress::StepHandle;
+use super::rootfs::{resolve_owner, RootView};
+use super::state::{chain_key, StageState};
+use super::Build;
+use crate::layer::{EntryKind, LayerEntry};
+use std::path::{Component, Path, PathBuf};
+
+/// Joins and cleans like Go's `path.Join("/", base, p)`.
+pub fn normalize_workdir(current: &str, path: &str) -> String {
+    let joined = if path.starts_with('/') {
+        PathBuf::from(path)
+    } else {
+        Path::new("/").join(current).join(path)
+    };
+    let mut out = PathBuf::from("/");
+    for c in joined.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::ParentDir => {
+                out.pop();
+            }
+            _ => {}
+        }
+    }
+    out.to_string_lossy().into_owned()
+}
+
+pub fn run(b: &mut Build, state: &mut StageState, path: &str, handle: StepHandle) -> Result<(), BuildError> {
+    let expanded = state.expand(path)?;
+    let dir = normalize_workdir(&state.image.config.config.working_dir, &expanded);
+    state.image.config.config.working_dir = dir.clone();
+    if dir == "/" {
+        state.history(format!("WORKDIR {dir}"), true);
+        b.progress.cached(handle);
+        return Ok(());
+    }
+    let user = state.image.config.config.user.clone();
+    state.key = chain_key(&state.key, &["WORKDIR", &dir, &user]);
+    if !b.opts.no_cache {
+        if let Some(record) = layers::lookup(b.store, &state.key) {
+            let layer = layers::cached_layer(&record);
+            state.history(format!("WORKDIR {dir}"), layer.is_none());
+            state.image.layers.extend(layer);
+            b.progress.cached(handle);
+            return Ok(());
+        }
+    }
+    let view = RootView::new(b.store, &state.image.layers)?;
+    let (uid, gid) = if user.is_empty() {
+        (0, 0)
+    } else {
+        resolve_owner(Some(&view), &user)?
+    };
+    let entries = missing_dirs(&view, Path::new(&dir), uid, gid, state.time);
+    let layer = if entries.is_empty() {
+        None
+    } else {
+        Some(layers::commit(b.store, &entries, b.opts.source_date_epoch)?)
+    };
+    layers::remember(b.store, &state.key, layer.as_ref())?;
+    state.history(format!("WORKDIR {dir}"), layer.is_none());
+    state.image.layers.extend(layer);
+    b.progress.done(handle);
+    Ok(())
+}
+
+/// Directory entries for every missing component of `dir` (after following
+/// symlinks in the image), like `mkdir -p`.
+fn missing_dirs(view: &RootView, dir: &Path, uid: u32, gid: u32, mtime: i64) -> Vec<LayerEntry> {
+    let target = view.resolve(dir);
+    let mut entries = Vec::new();
+    let mut current = PathBuf::from("/");
+    for comp in target.components().filter(|c| matches!(c, Component::Normal(_))) {
+        current.push(comp);
+        if view.lookup(&current).is_some_and(|(_, m)| m.is_dir()) {
+            continue;
+        }
+        entries.push(LayerEntry {
+            path: current.strip_prefix("/").unwrap_or(&current).to_path_buf(),
+            kind: EntryKind::Dir,
+            mode: 0o755,
+            uid,
+            gid,
+            mtime,
+            xattrs: Vec::new(),
+        });
+    }
+    entries
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workdirs_stack_and_clean() {
+        assert_eq!(normalize_workdir("", "/a/b/../c"), "/a/c");
+        assert_eq!(normalize_workdir("/test1", "test2"), "/test1/test2");
+        assert_eq!(normalize_workdir("/x", "/"), "/");
+        assert_eq!(normalize_workdir("", "rel"), "/rel");
+    }
+}

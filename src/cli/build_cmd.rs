@@ -1,0 +1,115 @@
+//! `rbuild build`: plan, lint, run the build, export.
+
+use super::args::{BuildArgs, CompressionArg, Progress};
+use super::diagnostics::parse_and_lower;
+use super::input::find_dockerfile;
+use super::Failure;
+use crate::build::{self, BuildOptions, ProgressMode};
+use crate::export::{self, Output};
+use crate::image::Platform;
+use crate::layer::Compression;
+use crate::store::{default_root, Store};
+use std::collections::BTreeMap;
+
+fn key_values(items: &[String], what: &str, from_env: bool) -> Result<BTreeMap<String, String>, Failure> {
+    let mut map = BTreeMap::new();
+    for item in items {
+        match item.split_once('=') {
+            Some((k, v)) => {
+                map.insert(k.to_string(), v.to_string());
+            }
+            None if from_env => {
+                // `--build-arg NAME` takes the value from the environment.
+                if let Ok(v) = std::env::var(item) {
+                    map.insert(item.clone(), v);
+                }
+            }
+            None => return Err(Failure::usage(format!("error: {what} {item:?} must be KEY=VALUE"))),
+        }
+    }
+    Ok(map)
+}
+
+fn source_date_epoch(build_args: &BTreeMap<String, String>) -> Result<Option<i64>, Failure> {
+    let raw = build_args
+        .get("SOURCE_DATE_EPOCH")
+        .cloned()
+        .or_else(|| std::env::var("SOURCE_DATE_EPOCH").ok())
+        .filter(|v| !v.is_empty());
+    raw.map(|v| {
+        v.parse::<i64>()
+            .map_err(|_| Failure::usage(format!("error: invalid SOURCE_DATE_EPOCH {v:?}: expected seconds since 1970")))
+    })
+    .transpose()
+}
+
+/// The error and its causes, one `caused by:` line each.
+fn render_error(err: &dyn std::error::Error) -> String {
+    let mut text = format!("error: {err}\n");
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(&format!("  caused by: {cause}\n"));
+        source = cause.source();
+    }
+    text
+}
+
+pub fn run(args: BuildArgs, lint_ok: impl FnOnce(&super::input::DockerfileSource) -> Result<(), Failure>) -> Result<i32, Failure> {
+    if !args.context.is_dir() {
+        return Err(Failure::usage(format!("error: build context {} is not a directory", args.context.display())));
+    }
+    let source = find_dockerfile(args.file.as_deref(), &args.context)?;
+    lint_ok(&source)?;
+    let (_, plan) = parse_and_lower(&source)?;
+    let build_args = key_values(&args.build_args, "--build-arg", true)?;
+    let labels = key_values(&args.labels, "--label", false)?;
+    let outputs = args
+        .output
+        .iter()
+        .map(|o| Output::parse(o).map_err(|e| Failure::usage(format!("error: {e}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let platform = match &args.platform {
+        Some(p) => Platform::parse(p).map_err(|e| Failure::usage(format!("error: {e}")))?,
+        None => Platform::host(),
+    };
+    if let Some(target) = &args.target {
+        if plan.stage_index(target).is_none() {
+            return Err(Failure::usage(format!("error: target stage {target:?} could not be found")));
+        }
+    }
+    let opts = BuildOptions {
+        source_date_epoch: source_date_epoch(&build_args)?,
+        build_args,
+        target: args.target.clone(),
+        no_cache: args.no_cache,
+        platform,
+        labels,
+        progress: match args.progress {
+            Progress::Quiet => ProgressMode::Quiet,
+            _ => ProgressMode::Plain,
+        },
+        context_dir: args.context.clone(),
+        dockerfile_path: args.file.as_deref().filter(|f| *f != "-").map(Into::into),
+    };
+    let root = args.root.clone().unwrap_or_else(default_root);
+    let store = Store::open(&root).map_err(|e| Failure::build(render_error(&e)))?;
+    let _lock = store.lock_shared().map_err(|e| Failure::build(render_error(&e)))?;
+    let image = build::build(&store, &plan, &opts).map_err(|e| Failure::build(render_error(&e)))?;
+    let compression = match args.compression {
+        CompressionArg::Gzip => Compression::Gzip,
+        CompressionArg::Zstd => Compression::Zstd,
+        CompressionArg::Uncompressed => Compression::None,
+    };
+    let stored = export::store_image(&store, &image, &args.tags).map_err(|e| Failure::build(render_error(&e)))?;
+    for output in &outputs {
+        export::export(&store, &image, output, &args.tags, compression).map_err(|e| Failure::build(render_error(&e)))?;
+    }
+    if let Some(path) = &args.iidfile {
+        std::fs::write(path, stored.config.digest.to_string())
+            .map_err(|e| Failure::build(format!("error: writing {}: {e}", path.display())))?;
+    }
+    if args.progress != Progress::Quiet {
+        eprintln!("image {} built", stored.config.digest);
+    }
+    Ok(0)
+}

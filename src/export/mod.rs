@@ -1,0 +1,48 @@
+//! Exports: OCI archive or layout, docker-archive, the root filesystem as a
+//! directory or tar, and the local store (`-t`).
+
+mod archive;
+mod docker;
+mod error;
+pub mod manifest;
+mod oci;
+mod rootfs;
+mod spec;
+
+pub use error::ExportError;
+pub use manifest::{prepare, Prepared};
+pub use spec::Output;
+
+use crate::image::{normalize_name, Image};
+use crate::layer::Compression;
+use crate::store::Store;
+
+/// Writes `image` where `output` says; `tags` name it.
+pub fn export(store: &Store, image: &Image, output: &Output, tags: &[String], compression: Compression) -> Result<(), ExportError> {
+    match output {
+        Output::Oci { dest, tar } => {
+            let prepared = prepare(store, image, compression)?;
+            let tag = tags.first().map(|t| normalize_name(t));
+            if *tar {
+                oci::write_archive(store, &prepared, tag.as_deref(), dest)
+            } else {
+                oci::write_layout(store, &prepared, tag.as_deref(), dest)
+            }
+        }
+        Output::Docker { dest } => {
+            let prepared = prepare(store, image, compression)?;
+            docker::write(store, &prepared, tags, dest)
+        }
+        Output::Local { dest } => rootfs::write_dir(store, image, dest),
+        Output::Tar { dest } => rootfs::write_tar(store, image, dest),
+    }
+}
+
+/// Records the image in the store under each tag (layers as stored).
+pub fn store_image(store: &Store, image: &Image, tags: &[String]) -> Result<Prepared, ExportError> {
+    let prepared = prepare(store, image, Compression::None)?;
+    for tag in tags {
+        store.set_tag(&normalize_name(tag), &prepared.manifest.digest)?;
+    }
+    Ok(prepared)
+}

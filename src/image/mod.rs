@@ -1,0 +1,14 @@
+//! Images: the config model, base-image references, platforms, and importing
+//! images into the store from OCI layouts and archives.
+
+pub mod config;
+mod error;
+pub mod import;
+pub mod platform;
+pub mod reference;
+
+pub use config::{HealthConfig, History, ImageConfig, RunConfig};
+pub use error::ImageError;
+pub use import::{load_image, Image, LayerRef};
+pub use platform::Platform;
+pub use reference::{normalize_name, ImageSource};
