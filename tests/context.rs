@@ -356,6 +356,7 @@ fn symlinks_pointing_outside_resolve_inside_the_root() {
     symlink("../../..", ctx_dir.join("a/b/up")).unwrap();
     symlink("../../../../secret", ctx_dir.join("a/b/s")).unwrap();
     symlink("/nonexistent-rbuild-path", ctx_dir.join("dangling")).unwrap();
+    symlink("/etc/hosts", ctx_dir.join("a/b/nested-abs")).unwrap();
     let ctx = Context::open(&ctx_dir, None).unwrap();
 
     assert_eq!(sources(&ctx, "abs/hosts"), ["etc/hosts"]);
@@ -363,6 +364,11 @@ fn symlinks_pointing_outside_resolve_inside_the_root() {
     assert_eq!(sources(&ctx, "a/b/up"), [""], "clamped at the root");
     assert_eq!(sources(&ctx, "a/b/up/etc/hosts"), ["etc/hosts"]);
     assert_eq!(sources(&ctx, "a/b/s"), ["secret"]);
+    assert_eq!(
+        sources(&ctx, "a/b/nested-abs"),
+        ["etc/hosts"],
+        "absolute = from the root"
+    );
     let file = ctx
         .root()
         .join(&ctx.resolve_source("a/b/s").unwrap()[0].rel);

@@ -75,7 +75,60 @@ pub fn build(store: &Store, plan: &BuildPlan, opts: &BuildOptions) -> Result<Ima
         labels.extend(opts.labels.clone());
     }
     image.config.created = Some(time::rfc3339(b.time));
+    if opts.source_date_epoch.is_none() {
+        reuse_first_build_time(store, &mut image, b.time)?;
+    }
     Ok(image)
+}
+
+/// A rebuild that changes nothing gives the same image, byte for byte (as
+/// with docker's cache): the time of the first build of an identical image
+/// is remembered and reused for every timestamp this build wrote.
+fn reuse_first_build_time(store: &Store, image: &mut Image, now: i64) -> Result<(), BuildError> {
+    let stamp = time::rfc3339(now);
+    let mut blank = image.config.clone();
+    blank.created = None;
+    for h in &mut blank.history {
+        if h.created.as_deref() == Some(stamp.as_str()) {
+            h.created = None;
+        }
+    }
+    let json = serde_json::to_vec(&blank).map_err(|e| BuildError::Invalid(e.to_string()))?;
+    let layers: Vec<String> = image.layers.iter().map(|l| l.diff_id.to_string()).collect();
+    let key = chain_key("image-time", &[&String::from_utf8_lossy(&json), &layers.join(",")]);
+    let first = match store.record("buildtime", &key)? {
+        Some(bytes) => String::from_utf8_lossy(&bytes).trim().parse().unwrap_or(now),
+        None => {
+            store.put_record("buildtime", &key, now.to_string().as_bytes())?;
+            now
+        }
+    };
+    if first != now {
+        let first_stamp = time::rfc3339(first);
+        image.config.created = Some(first_stamp.clone());
+        for h in &mut image.config.history {
+            if h.created.as_deref() == Some(stamp.as_str()) {
+                h.created = Some(first_stamp.clone());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A base whose history lists fewer layers than it has gets entries for the
+/// missing ones at the front, as BuildKit's exporter does, so that history
+/// and layers line up in the result.
+fn with_layer_history(mut image: Image, time: i64) -> Image {
+    let described = image.config.history.iter().filter(|h| !h.empty_layer).count();
+    let missing = image.layers.len().saturating_sub(described);
+    let entries = (0..missing).map(|_| crate::image::History {
+        created: Some(time::rfc3339(time)),
+        created_by: Some("base image layer".into()),
+        comment: Some("buildkit.exporter.image.v0".into()),
+        ..Default::default()
+    });
+    image.config.history.splice(0..0, entries);
+    image
 }
 
 /// Steps that show in progress output (they make layers or load images).
@@ -109,7 +162,7 @@ impl Build<'_> {
                     .as_ref()
                     .map_or_else(|| source.to_string(), |d| d.to_string());
                 let key = chain_key("", &["FROM", &identity, &self.opts.platform.to_string()]);
-                (image, key)
+                (with_layer_history(image, self.time), key)
             }
         };
         self.progress.cached(handle);

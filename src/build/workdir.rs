@@ -4,7 +4,7 @@
 use super::error::BuildError;
 use super::layers;
 use super::progress::StepHandle;
-use super::rootfs::{resolve_owner, RootView};
+use super::rootfs::{existing_dir_entry, resolve_owner, RootView};
 use super::state::{chain_key, StageState};
 use super::Build;
 use crate::layer::{EntryKind, LayerEntry};
@@ -70,16 +70,21 @@ pub fn run(b: &mut Build, state: &mut StageState, path: &str, handle: StepHandle
 }
 
 /// Directory entries for every missing component of `dir` (after following
-/// symlinks in the image), like `mkdir -p`.
+/// symlinks in the image), like `mkdir -p`, plus the existing parents with
+/// their metadata (a diff carries them, and they keep overlay lookups exact).
+/// Empty when nothing is missing.
 fn missing_dirs(view: &RootView, dir: &Path, uid: u32, gid: u32, mtime: i64) -> Vec<LayerEntry> {
     let target = view.resolve(dir);
     let mut entries = Vec::new();
+    let mut missing = false;
     let mut current = PathBuf::from("/");
     for comp in target.components().filter(|c| matches!(c, Component::Normal(_))) {
         current.push(comp);
-        if view.lookup(&current).is_some_and(|(_, m)| m.is_dir()) {
+        if let Some(existing) = existing_dir_entry(view, &current) {
+            entries.push(existing);
             continue;
         }
+        missing = true;
         entries.push(LayerEntry {
             path: current.strip_prefix("/").unwrap_or(&current).to_path_buf(),
             kind: EntryKind::Dir,
@@ -89,6 +94,9 @@ fn missing_dirs(view: &RootView, dir: &Path, uid: u32, gid: u32, mtime: i64) -> 
             mtime,
             xattrs: Vec::new(),
         });
+    }
+    if !missing {
+        entries.clear();
     }
     entries
 }

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -95,7 +96,10 @@ impl StatCache {
         };
         let json = serde_json::to_vec(&body).map_err(|e| ContextError::io(path, e.into()))?;
         let mut tmp = path.as_os_str().to_owned();
-        tmp.push(format!(".tmp-{}", std::process::id()));
+        // Unique per process and per call: parallel stages may save at once.
+        static SEQ: AtomicU64 = AtomicU64::new(0);
+        let seq = SEQ.fetch_add(1, Ordering::Relaxed);
+        tmp.push(format!(".tmp-{}-{seq}", std::process::id()));
         let tmp = std::path::PathBuf::from(tmp);
         let mut file = File::create(&tmp).map_err(|e| ContextError::io(&tmp, e))?;
         file.write_all(&json)
