@@ -15,7 +15,10 @@ fn corpus() -> Vec<Vec<u8>> {
         .filter(|p| p.extension().is_some_and(|e| e == "Dockerfile"))
         .collect();
     files.sort();
-    files.iter().map(|p| std::fs::read(p).expect("read corpus file")).collect()
+    files
+        .iter()
+        .map(|p| std::fs::read(p).expect("read corpus file"))
+        .collect()
 }
 
 fn bench_corpus(c: &mut Criterion) {

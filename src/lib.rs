@@ -3,9 +3,9 @@
 //! Modules are drawn like crates (see `../shared/DESIGN.md`): dependencies point
 //! downward only, and nothing imports `cli`.
 
+pub mod build;
 pub mod cli;
 pub mod context;
-pub mod build;
 pub mod dockerfile;
 pub mod export;
 pub mod image;

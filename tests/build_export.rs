@@ -3,7 +3,10 @@
 //! digests re-verified, and (where installed) checked by skopeo, umoci and
 //! oci-image-tool.
 
-use rbuild::layer::{unpack_layer, write_layer_compressed, Compression, EntryKind, FileSource, LayerEntry, UnpackOptions, WhiteoutMode, WriteOptions};
+use rbuild::layer::{
+    unpack_layer, write_layer_compressed, Compression, EntryKind, FileSource, LayerEntry,
+    UnpackOptions, WhiteoutMode, WriteOptions,
+};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::io::Read;
@@ -12,12 +15,27 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn entry(path: &str, kind: EntryKind, mode: u32) -> LayerEntry {
-    LayerEntry { path: path.into(), kind, mode, uid: 0, gid: 0, mtime: 1_600_000_000, xattrs: Vec::new() }
+    LayerEntry {
+        path: path.into(),
+        kind,
+        mode,
+        uid: 0,
+        gid: 0,
+        mtime: 1_600_000_000,
+        xattrs: Vec::new(),
+    }
 }
 
 fn file(path: &str, content: &str) -> LayerEntry {
     let bytes = content.as_bytes().to_vec();
-    entry(path, EntryKind::File { size: bytes.len() as u64, source: FileSource::Bytes(bytes) }, 0o644)
+    entry(
+        path,
+        EntryKind::File {
+            size: bytes.len() as u64,
+            source: FileSource::Bytes(bytes),
+        },
+        0o644,
+    )
 }
 
 fn put_blob(layout: &Path, bytes: &[u8]) -> (String, u64) {
@@ -34,14 +52,29 @@ fn make_base(dir: &Path) -> PathBuf {
     let entries = vec![
         entry("bin", EntryKind::Dir, 0o755),
         entry("etc", EntryKind::Dir, 0o755),
-        file("etc/passwd", "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n"),
+        file(
+            "etc/passwd",
+            "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n",
+        ),
         file("etc/group", "root:x:0:\napp:x:1000:\nstaff:x:50:app\n"),
         entry("var", EntryKind::Dir, 0o755),
         entry("var/srv", EntryKind::Dir, 0o750),
-        entry("srv", EntryKind::Symlink { target: "var/srv".into() }, 0o777),
+        entry(
+            "srv",
+            EntryKind::Symlink {
+                target: "var/srv".into(),
+            },
+            0o777,
+        ),
     ];
     let mut blob = Vec::new();
-    let (layer, compressed) = write_layer_compressed(&entries, Compression::Gzip, &mut blob, &WriteOptions::default()).expect("layer");
+    let (layer, compressed) = write_layer_compressed(
+        &entries,
+        Compression::Gzip,
+        &mut blob,
+        &WriteOptions::default(),
+    )
+    .expect("layer");
     let (layer_digest, layer_size) = put_blob(&layout, &blob);
     assert_eq!(layer_digest, compressed.digest);
     let config = json!({
@@ -49,23 +82,36 @@ fn make_base(dir: &Path) -> PathBuf {
         "config": {"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"], "Cmd": ["/bin/sh"]},
         "rootfs": {"type": "layers", "diff_ids": [layer.diff_id]},
     });
-    let (config_digest, config_size) = put_blob(&layout, &serde_json::to_vec(&config).expect("json"));
+    let (config_digest, config_size) =
+        put_blob(&layout, &serde_json::to_vec(&config).expect("json"));
     let manifest = json!({
         "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
         "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config_size},
         "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer_digest, "size": layer_size}],
     });
-    let (manifest_digest, manifest_size) = put_blob(&layout, &serde_json::to_vec(&manifest).expect("json"));
+    let (manifest_digest, manifest_size) =
+        put_blob(&layout, &serde_json::to_vec(&manifest).expect("json"));
     let index = json!({"schemaVersion": 2, "manifests": [{
         "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": manifest_digest, "size": manifest_size,
         "annotations": {"org.opencontainers.image.ref.name": "latest"}}]});
-    std::fs::write(layout.join("index.json"), serde_json::to_vec(&index).expect("json")).expect("index");
-    std::fs::write(layout.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).expect("oci-layout");
+    std::fs::write(
+        layout.join("index.json"),
+        serde_json::to_vec(&index).expect("json"),
+    )
+    .expect("index");
+    std::fs::write(
+        layout.join("oci-layout"),
+        br#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .expect("oci-layout");
     layout
 }
 
 fn rbuild(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_rbuild")).args(args).output().expect("rbuild runs");
+    let out = Command::new(env!("CARGO_BIN_EXE_rbuild"))
+        .args(args)
+        .output()
+        .expect("rbuild runs");
     assert!(
         out.status.success(),
         "rbuild {args:?} failed:\n{}",
@@ -87,7 +133,11 @@ impl Layout {
     fn blob(&self, digest: &str) -> Vec<u8> {
         let hex = digest.strip_prefix("sha256:").expect("sha256 digest");
         let bytes = std::fs::read(self.dir.join("blobs/sha256").join(hex)).expect("blob present");
-        assert_eq!(hex::encode(Sha256::digest(&bytes)), hex, "blob {digest} does not match its digest");
+        assert_eq!(
+            hex::encode(Sha256::digest(&bytes)),
+            hex,
+            "blob {digest} does not match its digest"
+        );
         bytes
     }
 
@@ -96,7 +146,9 @@ impl Layout {
     }
 
     fn manifest(&self) -> Value {
-        let index: Value = serde_json::from_slice(&std::fs::read(self.dir.join("index.json")).expect("index")).expect("json");
+        let index: Value =
+            serde_json::from_slice(&std::fs::read(self.dir.join("index.json")).expect("index"))
+                .expect("json");
         self.json(index["manifests"][0]["digest"].as_str().expect("digest"))
     }
 
@@ -105,20 +157,41 @@ impl Layout {
         let manifest = self.manifest();
         let config = self.json(manifest["config"]["digest"].as_str().expect("config"));
         let layers = manifest["layers"].as_array().expect("layers");
-        assert_eq!(layers.len(), config["rootfs"]["diff_ids"].as_array().expect("diff_ids").len());
+        assert_eq!(
+            layers.len(),
+            config["rootfs"]["diff_ids"]
+                .as_array()
+                .expect("diff_ids")
+                .len()
+        );
         std::fs::create_dir_all(dest).expect("dest");
-        for (layer, diff_id) in layers.iter().zip(config["rootfs"]["diff_ids"].as_array().expect("ids")) {
+        for (layer, diff_id) in layers
+            .iter()
+            .zip(config["rootfs"]["diff_ids"].as_array().expect("ids"))
+        {
             let blob = self.blob(layer["digest"].as_str().expect("digest"));
             let mut tar = Vec::new();
             match layer["mediaType"].as_str().expect("media type") {
                 t if t.ends_with("+gzip") => {
-                    flate2::read::GzDecoder::new(&blob[..]).read_to_end(&mut tar).expect("gunzip");
+                    flate2::read::GzDecoder::new(&blob[..])
+                        .read_to_end(&mut tar)
+                        .expect("gunzip");
                 }
                 t if t.ends_with(".tar") => tar = blob,
                 other => panic!("unexpected layer media type {other}"),
             }
-            assert_eq!(format!("sha256:{}", hex::encode(Sha256::digest(&tar))), diff_id.as_str().expect("id"));
-            unpack_layer(&tar[..], dest, &UnpackOptions { whiteouts: WhiteoutMode::Apply, ..UnpackOptions::default() }).expect("unpack");
+            assert_eq!(
+                format!("sha256:{}", hex::encode(Sha256::digest(&tar))),
+                diff_id.as_str().expect("id")
+            );
+            unpack_layer(
+                &tar[..],
+                dest,
+                &UnpackOptions {
+                    whiteouts: WhiteoutMode::Apply,
+                },
+            )
+            .expect("unpack");
         }
         config
     }
@@ -126,18 +199,35 @@ impl Layout {
 
 fn extract_tar(archive: &Path, dest: &Path) {
     std::fs::create_dir_all(dest).expect("dest");
-    tar::Archive::new(std::fs::File::open(archive).expect("archive")).unpack(dest).expect("untar");
+    tar::Archive::new(std::fs::File::open(archive).expect("archive"))
+        .unpack(dest)
+        .expect("untar");
 }
 
 fn have(tool: &str) -> bool {
-    Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().is_ok_and(|o| o.status.success())
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 fn copy_meta_build(work: &Path, base: &Path, extra: &[&str]) -> Output {
     let root = work.join("store");
     let base_ref = format!("BASE=oci:{}:latest", base.display());
     let dockerfile = format!("{}/Dockerfile", fixture("copy-meta"));
-    let mut args = vec!["build", "--root", root.to_str().expect("utf-8"), "--progress", "plain", "-f", &dockerfile, "--build-arg", &base_ref, "-t", "localhost/fixture:1"];
+    let mut args = vec![
+        "build",
+        "--root",
+        root.to_str().expect("utf-8"),
+        "--progress",
+        "plain",
+        "-f",
+        &dockerfile,
+        "--build-arg",
+        &base_ref,
+        "-t",
+        "localhost/fixture:1",
+    ];
     args.extend_from_slice(extra);
     let ctx = fixture("copy-meta");
     args.push(&ctx);
@@ -149,73 +239,173 @@ fn copy_and_metadata_image_matches_the_dockerfile_in_every_format() {
     let work = tempfile::tempdir().expect("tempdir");
     let base = make_base(work.path());
     let oci_tar = work.path().join("image.oci.tar");
-    copy_meta_build(work.path(), &base, &["--output", &format!("type=oci,dest={}", oci_tar.display())]);
+    copy_meta_build(
+        work.path(),
+        &base,
+        &["--output", &format!("type=oci,dest={}", oci_tar.display())],
+    );
 
-    let layout = Layout { dir: work.path().join("oci") };
+    let layout = Layout {
+        dir: work.path().join("oci"),
+    };
     extract_tar(&oci_tar, &layout.dir);
     let rootfs = work.path().join("rootfs");
     let config = layout.unpack(&rootfs);
 
-    let read = |p: &str| std::fs::read_to_string(rootfs.join(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
-    assert_eq!(read("srv/app/top.txt"), "top\n", "COPY follows the /srv symlink of the base");
+    let read =
+        |p: &str| std::fs::read_to_string(rootfs.join(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
+    assert_eq!(
+        read("srv/app/top.txt"),
+        "top\n",
+        "COPY follows the /srv symlink of the base"
+    );
     assert!(rootfs.join("var/srv/app/sub/nested.txt").is_file());
-    assert!(!rootfs.join("var/srv/app/sub/ignored.log").exists(), ".dockerignore applies");
-    assert_eq!(std::fs::read_link(rootfs.join("var/srv/app/link")).expect("symlink"), Path::new("top.txt"));
+    assert!(
+        !rootfs.join("var/srv/app/sub/ignored.log").exists(),
+        ".dockerignore applies"
+    );
+    assert_eq!(
+        std::fs::read_link(rootfs.join("var/srv/app/link")).expect("symlink"),
+        Path::new("top.txt")
+    );
     let secret = std::fs::metadata(rootfs.join("var/srv/owned/secret.txt")).expect("secret");
-    assert_eq!((secret.uid(), secret.gid(), secret.permissions().mode() & 0o7777), (1000, 50, 0o640));
+    assert_eq!(
+        (
+            secret.uid(),
+            secret.gid(),
+            secret.permissions().mode() & 0o7777
+        ),
+        (1000, 50, 0o640)
+    );
     assert_eq!(read("var/srv/generated.txt"), "greeting=hello\n");
     let var_srv = std::fs::metadata(rootfs.join("var/srv")).expect("var/srv");
-    assert_eq!(var_srv.permissions().mode() & 0o7777, 0o750, "an existing parent keeps its mode");
+    assert_eq!(
+        var_srv.permissions().mode() & 0o7777,
+        0o750,
+        "an existing parent keeps its mode"
+    );
 
     let c = &config["config"];
     assert_eq!(c["WorkingDir"], "/srv/app");
     assert_eq!(c["User"], "app");
-    assert_eq!(c["Env"], json!(["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "APP_HOME=/srv/app", "GREETING=hello"]));
-    assert_eq!(c["Labels"], json!({"org.example.title": "fixture", "version": "1"}));
+    assert_eq!(
+        c["Env"],
+        json!([
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "APP_HOME=/srv/app",
+            "GREETING=hello"
+        ])
+    );
+    assert_eq!(
+        c["Labels"],
+        json!({"org.example.title": "fixture", "version": "1"})
+    );
     assert_eq!(c["ExposedPorts"], json!({"8080/tcp": {}, "53/udp": {}}));
     assert_eq!(c["Volumes"], json!({"/data": {}}));
-    assert_eq!(c["Healthcheck"], json!({"Test": ["CMD", "true"], "Interval": 30_000_000_000u64}));
+    assert_eq!(
+        c["Healthcheck"],
+        json!({"Test": ["CMD", "true"], "Interval": 30_000_000_000u64})
+    );
     assert_eq!(c["StopSignal"], "SIGINT");
     assert_eq!(c["Entrypoint"], json!(["/bin/app"]));
     assert_eq!(c["Cmd"], json!(["--serve"]));
     let history = config["history"].as_array().expect("history");
-    let non_empty = history.iter().filter(|h| h["empty_layer"] != json!(true)).count();
-    assert_eq!(non_empty, config["rootfs"]["diff_ids"].as_array().expect("ids").len(), "one history entry per layer");
+    let non_empty = history
+        .iter()
+        .filter(|h| h["empty_layer"] != json!(true))
+        .count();
+    assert_eq!(
+        non_empty,
+        config["rootfs"]["diff_ids"].as_array().expect("ids").len(),
+        "one history entry per layer"
+    );
 
     // An identical second build is served from the cache, to a docker archive.
     let docker_tar = work.path().join("image.docker.tar");
-    let again = copy_meta_build(work.path(), &base, &["--output", &format!("type=docker,dest={}", docker_tar.display())]);
-    let cached = String::from_utf8_lossy(&again.stderr).matches("CACHED").count();
-    assert!(cached >= 4, "expected every step CACHED, got {cached}:\n{}", String::from_utf8_lossy(&again.stderr));
+    let again = copy_meta_build(
+        work.path(),
+        &base,
+        &[
+            "--output",
+            &format!("type=docker,dest={}", docker_tar.display()),
+        ],
+    );
+    let cached = String::from_utf8_lossy(&again.stderr)
+        .matches("CACHED")
+        .count();
+    assert!(
+        cached >= 4,
+        "expected every step CACHED, got {cached}:\n{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
     let docker_dir = work.path().join("docker");
     extract_tar(&docker_tar, &docker_dir);
-    let manifest: Value = serde_json::from_slice(&std::fs::read(docker_dir.join("manifest.json")).expect("manifest.json")).expect("json");
+    let manifest: Value = serde_json::from_slice(
+        &std::fs::read(docker_dir.join("manifest.json")).expect("manifest.json"),
+    )
+    .expect("json");
     assert_eq!(manifest[0]["RepoTags"], json!(["localhost/fixture:1"]));
     for layer in manifest[0]["Layers"].as_array().expect("layers") {
         assert!(docker_dir.join(layer.as_str().expect("path")).is_file());
     }
     let docker_layout = Layout { dir: docker_dir };
-    assert_eq!(docker_layout.manifest(), layout.manifest(), "same image in both archives");
+    assert_eq!(
+        docker_layout.manifest(),
+        layout.manifest(),
+        "same image in both archives"
+    );
 
     // OCI layout directory and the root filesystem as a directory.
     let layout_dir = work.path().join("layout");
     let local_dir = work.path().join("local");
-    copy_meta_build(work.path(), &base, &[
-        "--output", &format!("type=oci,dest={},tar=false", layout_dir.display()),
-        "--output", &format!("type=local,dest={}", local_dir.display()),
-    ]);
-    assert_eq!(Layout { dir: layout_dir.clone() }.manifest(), layout.manifest());
-    assert_eq!(std::fs::read_to_string(local_dir.join("var/srv/app/top.txt")).expect("local export"), "top\n");
+    copy_meta_build(
+        work.path(),
+        &base,
+        &[
+            "--output",
+            &format!("type=oci,dest={},tar=false", layout_dir.display()),
+            "--output",
+            &format!("type=local,dest={}", local_dir.display()),
+        ],
+    );
+    assert_eq!(
+        Layout {
+            dir: layout_dir.clone()
+        }
+        .manifest(),
+        layout.manifest()
+    );
+    assert_eq!(
+        std::fs::read_to_string(local_dir.join("var/srv/app/top.txt")).expect("local export"),
+        "top\n"
+    );
 
     if have("oci-image-tool") {
-        let out = Command::new("oci-image-tool").args(["validate", "--type", "image"]).arg(&layout_dir).output().expect("oci-image-tool");
-        assert!(out.status.success(), "oci-image-tool: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let out = Command::new("oci-image-tool")
+            .args(["validate", "--type", "image"])
+            .arg(&layout_dir)
+            .output()
+            .expect("oci-image-tool");
+        assert!(
+            out.status.success(),
+            "oci-image-tool: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
     } else {
         eprintln!("SKIPPED: oci-image-tool not installed");
     }
     if have("skopeo") {
-        let out = Command::new("skopeo").args(["inspect", "--config"]).arg(format!("docker-archive:{}", docker_tar.display())).output().expect("skopeo");
-        assert!(out.status.success(), "skopeo: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new("skopeo")
+            .args(["inspect", "--config"])
+            .arg(format!("docker-archive:{}", docker_tar.display()))
+            .output()
+            .expect("skopeo");
+        assert!(
+            out.status.success(),
+            "skopeo: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let cfg: Value = serde_json::from_slice(&out.stdout).expect("json");
         assert_eq!(cfg["config"]["User"], "app");
     } else {
@@ -229,11 +419,26 @@ fn add_extracts_local_archives_and_copy_does_not() {
     let out = work.path().join("image");
     let root = work.path().join("store");
     let dockerfile = format!("{}/Dockerfile", fixture("add-archive"));
-    rbuild(&["build", "--root", root.to_str().expect("utf-8"), "-f", &dockerfile, "--output", &format!("type=oci,dest={},tar=false", out.display()), &fixture("add-archive")]);
+    rbuild(&[
+        "build",
+        "--root",
+        root.to_str().expect("utf-8"),
+        "-f",
+        &dockerfile,
+        "--output",
+        &format!("type=oci,dest={},tar=false", out.display()),
+        &fixture("add-archive"),
+    ]);
     let rootfs = work.path().join("rootfs");
     Layout { dir: out }.unpack(&rootfs);
-    assert_eq!(std::fs::read_to_string(rootfs.join("unpacked/inner/file.txt")).expect("unpacked"), "inner\n");
-    assert_eq!(std::fs::read_to_string(rootfs.join("unpacked/top.txt")).expect("unpacked"), "top\n");
+    assert_eq!(
+        std::fs::read_to_string(rootfs.join("unpacked/inner/file.txt")).expect("unpacked"),
+        "inner\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(rootfs.join("unpacked/top.txt")).expect("unpacked"),
+        "top\n"
+    );
     assert!(rootfs.join("copied/bundle.tar.gz").is_file());
 }
 
@@ -247,7 +452,21 @@ fn same_source_date_epoch_gives_identical_images() {
         let root = work.path().join(format!("store{i}"));
         let base_ref = format!("BASE=oci:{}:latest", base.display());
         let dockerfile = format!("{}/Dockerfile", fixture("copy-meta"));
-        rbuild(&["build", "--root", root.to_str().expect("utf-8"), "--no-cache", "-f", &dockerfile, "--build-arg", &base_ref, "--build-arg", "SOURCE_DATE_EPOCH=1700000000", "--output", &format!("type=oci,dest={},tar=false", out.display()), &fixture("copy-meta")]);
+        rbuild(&[
+            "build",
+            "--root",
+            root.to_str().expect("utf-8"),
+            "--no-cache",
+            "-f",
+            &dockerfile,
+            "--build-arg",
+            &base_ref,
+            "--build-arg",
+            "SOURCE_DATE_EPOCH=1700000000",
+            "--output",
+            &format!("type=oci,dest={},tar=false", out.display()),
+            &fixture("copy-meta"),
+        ]);
         let index = std::fs::read(out.join("index.json")).expect("index");
         digests.push(index);
         std::thread::sleep(std::time::Duration::from_millis(1100));

@@ -44,17 +44,29 @@ fn parse_error_shows_location_caret_and_hint_with_exit_2() {
 
 #[test]
 fn parse_json_prints_the_plan() {
-    let out = rbuild(&["parse", "--json", "-"], Some("FROM alpine AS base\nRUN echo hi\n"));
+    let out = rbuild(
+        &["parse", "--json", "-"],
+        Some("FROM alpine AS base\nRUN echo hi\n"),
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(plan["stages"][0]["name"], "base");
-    assert_eq!(plan["stages"][0]["steps"][0]["command"]["args"]["command"]["value"], "echo hi");
+    assert_eq!(
+        plan["stages"][0]["steps"][0]["command"]["args"]["command"]["value"],
+        "echo hi"
+    );
 }
 
 #[test]
 fn parse_buildkit_dump_format() {
-    let out = rbuild(&["parse", "--format", "buildkit-dump", "-"], Some("FROM a\nENV x=1\n"));
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "(from \"a\")\n(env \"x\" \"1\" \"=\")\n");
+    let out = rbuild(
+        &["parse", "--format", "buildkit-dump", "-"],
+        Some("FROM a\nENV x=1\n"),
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "(from \"a\")\n(env \"x\" \"1\" \"=\")\n"
+    );
 }
 
 #[test]
@@ -70,8 +82,19 @@ fn build_without_subcommand_is_build() {
 #[test]
 fn build_with_bad_dockerfile_exits_2_and_missing_target_is_reported() {
     let dir = scratch_dir("bad-build");
-    std::fs::write(dir.join("Dockerfile"), "FROM a\nRUN --mount=typ=cache true\n").expect("write");
-    let out = rbuild(&["-f", dir.join("Dockerfile").to_str().expect("utf-8"), dir.to_str().expect("utf-8")], None);
+    std::fs::write(
+        dir.join("Dockerfile"),
+        "FROM a\nRUN --mount=typ=cache true\n",
+    )
+    .expect("write");
+    let out = rbuild(
+        &[
+            "-f",
+            dir.join("Dockerfile").to_str().expect("utf-8"),
+            dir.to_str().expect("utf-8"),
+        ],
+        None,
+    );
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains(":2:5"), "{}", stderr(&out));
     std::fs::write(dir.join("Dockerfile"), "FROM a AS one\n").expect("write");
@@ -95,7 +118,10 @@ fn lint_reports_warnings_and_exit_status() {
     let err = stderr(&out);
     assert!(err.contains("FromAsCasing"), "{err}");
     assert!(err.contains("JSONArgsRecommended"), "{err}");
-    let clean = rbuild(&["lint", "-"], Some("FROM alpine AS build\nCMD [\"echo\", \"hi\"]\n"));
+    let clean = rbuild(
+        &["lint", "-"],
+        Some("FROM alpine AS build\nCMD [\"echo\", \"hi\"]\n"),
+    );
     assert_eq!(clean.status.code(), Some(0), "{}", stderr(&clean));
 }
 

@@ -50,7 +50,12 @@ fn buildkit_testfiles_dump_to_their_result() {
             Err(e) => failures.push(format!("{}: parse error: {e}", case.display())),
         }
     }
-    assert!(failures.is_empty(), "{} failing:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failing:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert_eq!(cases.len(), 33, "expected 33 testfiles cases");
 }
 

@@ -25,10 +25,18 @@ fn every_realworld_dockerfile_parses_and_lowers() {
     for file in &files {
         let bytes = std::fs::read(file).expect("read");
         let result = rbuild::dockerfile::parse_bytes(&bytes)
-            .map_err(|e| format!("parse: {e} at {}:{}", e.span.start.line, e.span.start.column))
+            .map_err(|e| {
+                format!(
+                    "parse: {e} at {}:{}",
+                    e.span.start.line, e.span.start.column
+                )
+            })
             .and_then(|df| {
                 rbuild::ir::lower(&df).map_err(|e| {
-                    format!("lower: {e} at {}:{}", e.span.start.line, e.span.start.column)
+                    format!(
+                        "lower: {e} at {}:{}",
+                        e.span.start.line, e.span.start.column
+                    )
                 })
             });
         let is_policy = file.file_name().is_some_and(|n| n == NOT_A_DOCKERFILE);
@@ -39,6 +47,12 @@ fn every_realworld_dockerfile_parses_and_lowers() {
             (Ok(_), true) => failures.push(format!("{}: lowered but must fail", file.display())),
         }
     }
-    assert!(failures.is_empty(), "{} of {} failed:\n{}", failures.len(), files.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} failed:\n{}",
+        failures.len(),
+        files.len(),
+        failures.join("\n")
+    );
     assert_eq!(files.len(), 229, "expected 229 corpus Dockerfiles");
 }

@@ -7,7 +7,10 @@ use rbuild::dockerfile::{parse, parse_bytes, Args, Keyword, ParseErrorKind};
 fn flags_and_args_carry_their_columns() {
     let df = parse("FROM a\n  COPY --from=b --chmod=644 src dst\n").expect("parses");
     let copy = &df.instructions[1];
-    assert_eq!((copy.name.span.start.line, copy.name.span.start.column), (2, 3));
+    assert_eq!(
+        (copy.name.span.start.line, copy.name.span.start.column),
+        (2, 3)
+    );
     let cols: Vec<usize> = copy.flags.iter().map(|f| f.span.start.column).collect();
     assert_eq!(cols, [8, 17]);
     let args: Vec<(usize, &str)> = copy
@@ -22,7 +25,9 @@ fn flags_and_args_carry_their_columns() {
 #[test]
 fn spans_follow_continuation_lines() {
     let df = parse("FROM a\nENV A=1 \\\n    B=2\n").expect("parses");
-    let Args::Pairs(pairs) = &df.instructions[1].args else { panic!() };
+    let Args::Pairs(pairs) = &df.instructions[1].args else {
+        panic!()
+    };
     let b = &pairs[1].key.span.start;
     assert_eq!((b.line, b.column), (3, 5));
     assert_eq!(df.instructions[1].span.end.line, 3);
@@ -32,7 +37,10 @@ fn spans_follow_continuation_lines() {
 fn escape_directive_switches_to_backtick() {
     let df = parse("# escape=`\nFROM a\nRUN dir c:\\ `\n  && echo x\n").expect("parses");
     assert_eq!(df.escape, '`');
-    assert_eq!(df.instructions[1].args.words()[0].text, "dir c:\\   && echo x");
+    assert_eq!(
+        df.instructions[1].args.words()[0].text,
+        "dir c:\\   && echo x"
+    );
     assert_eq!(df.directives[0].name, "escape");
 }
 
@@ -105,7 +113,17 @@ fn empty_continuation_lines_warn() {
 
 #[test]
 fn odd_inputs_do_not_panic() {
-    for input in ["\\", "FROM\t\u{a0}x", "RUN <<", "RUN <<-", "ONBUILD", "FROM a\nRUN 99999999999<<EOF\nEOF", "\u{feff}", "#", "FROM a\nHEALTHCHECK \u{3000}CMD x"] {
+    for input in [
+        "\\",
+        "FROM\t\u{a0}x",
+        "RUN <<",
+        "RUN <<-",
+        "ONBUILD",
+        "FROM a\nRUN 99999999999<<EOF\nEOF",
+        "\u{feff}",
+        "#",
+        "FROM a\nHEALTHCHECK \u{3000}CMD x",
+    ] {
         let _ = parse(input);
     }
 }

@@ -59,7 +59,10 @@ fn heredoc_fixtures_match_their_golden_files() {
         let want = std::fs::read_to_string(&golden)
             .unwrap_or_else(|e| panic!("{}: {e}", golden.display()));
         if got != want {
-            failures.push(format!("{}\n--- want\n{want}--- got\n{got}", case.display()));
+            failures.push(format!(
+                "{}\n--- want\n{want}--- got\n{got}",
+                case.display()
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

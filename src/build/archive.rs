@@ -5,7 +5,10 @@
 
 use super::copy::EntryPlan;
 use super::error::BuildError;
-use crate::layer::{decompressor, detect_compression, entries_from_dir, unpack_layer, Compression, ScanOptions, UnpackOptions, WhiteoutMode};
+use crate::layer::{
+    decompressor, detect_compression, entries_from_dir, unpack_layer, Compression, ScanOptions,
+    UnpackOptions, WhiteoutMode,
+};
 use crate::store::{Store, TempDir};
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
@@ -27,7 +30,13 @@ fn looks_like_tar(header: &[u8]) -> bool {
     let computed: u32 = header
         .iter()
         .enumerate()
-        .map(|(i, &b)| if (148..156).contains(&i) { u32::from(b' ') } else { u32::from(b) })
+        .map(|(i, &b)| {
+            if (148..156).contains(&i) {
+                u32::from(b' ')
+            } else {
+                u32::from(b)
+            }
+        })
         .sum();
     stored == Some(computed)
 }
@@ -37,7 +46,10 @@ fn open_decompressed(path: &Path) -> Result<(Box<dyn Read>, bool), BuildError> {
     let mut reader = BufReader::new(file);
     let head = reader.fill_buf().map_err(BuildError::io(path))?;
     let compression = detect_compression(head);
-    Ok((decompressor(reader, compression)?, compression != Compression::None))
+    Ok((
+        decompressor(reader, compression)?,
+        compression != Compression::None,
+    ))
 }
 
 /// Unpacks `path` into a fresh temp dir when it is a tar archive.
@@ -60,14 +72,18 @@ pub fn extract_if_archive(store: &Store, path: &Path) -> Result<Option<TempDir>,
     let (stream, _) = open_decompressed(path)?;
     let opts = UnpackOptions {
         whiteouts: WhiteoutMode::Apply,
-        ..UnpackOptions::default()
     };
     unpack_layer(stream, temp.path(), &opts)?;
     Ok(Some(temp))
 }
 
 /// Adds the extracted tree under `target` (a directory).
-pub fn add_extracted(dir: &Path, target: &Path, owner: Option<(u32, u32)>, plan: &mut EntryPlan) -> Result<(), BuildError> {
+pub fn add_extracted(
+    dir: &Path,
+    target: &Path,
+    owner: Option<(u32, u32)>,
+    plan: &mut EntryPlan,
+) -> Result<(), BuildError> {
     // The destination directory itself comes from the image or is created
     // like any missing parent (see `EntryPlan::finish`).
     let target_rel = target.strip_prefix("/").unwrap_or(target);

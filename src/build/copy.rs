@@ -30,7 +30,12 @@ struct Attrs {
     chmod: Option<u32>,
 }
 
-pub fn run(b: &mut Build, state: &mut StageState, copy: &Copy, handle: StepHandle) -> Result<(), BuildError> {
+pub fn run(
+    b: &mut Build,
+    state: &mut StageState,
+    copy: &Copy,
+    handle: StepHandle,
+) -> Result<(), BuildError> {
     let keyword = if copy.add { "ADD" } else { "COPY" };
     if copy.from.is_some() {
         return Err(BuildError::Unsupported {
@@ -43,7 +48,10 @@ pub fn run(b: &mut Build, state: &mut StageState, copy: &Copy, handle: StepHandl
         });
     }
     let dest_raw = state.expand(&copy.dest)?;
-    let dest_hint_dir = dest_raw.is_empty() || dest_raw == "." || dest_raw.ends_with('/') || dest_raw.ends_with("/.");
+    let dest_hint_dir = dest_raw.is_empty()
+        || dest_raw == "."
+        || dest_raw.ends_with('/')
+        || dest_raw.ends_with("/.");
     let dest = normalize_workdir(&state.image.config.config.working_dir, &dest_raw);
     let items = collect_items(b, state, copy)?;
     if items.is_empty() {
@@ -55,7 +63,15 @@ pub fn run(b: &mut Build, state: &mut StageState, copy: &Copy, handle: StepHandl
     let created_by = format!("{keyword} {}", describe_sources(copy, &dest_raw));
     state.key = chain_key(
         &state.key,
-        &[keyword, &dest, &dest_hint_dir.to_string(), chown.as_deref().unwrap_or(""), &format!("{chmod:?}"), &copy.link.to_string(), &content],
+        &[
+            keyword,
+            &dest,
+            &dest_hint_dir.to_string(),
+            chown.as_deref().unwrap_or(""),
+            &format!("{chmod:?}"),
+            &copy.link.to_string(),
+            &content,
+        ],
     );
     if !b.opts.no_cache {
         if let Some(record) = layers::lookup(b.store, &state.key) {
@@ -66,7 +82,10 @@ pub fn run(b: &mut Build, state: &mut StageState, copy: &Copy, handle: StepHandl
         }
     }
     let view = RootView::new(b.store, &state.image.layers)?;
-    let owner = chown.as_deref().map(|c| resolve_owner(Some(&view), c)).transpose()?;
+    let owner = chown
+        .as_deref()
+        .map(|c| resolve_owner(Some(&view), c))
+        .transpose()?;
     let attrs = Attrs { owner, chmod };
     let target = view.resolve(Path::new(&dest));
     let target_is_dir = dest_hint_dir || view.lookup(&target).is_some_and(|(_, m)| m.is_dir());
@@ -78,7 +97,11 @@ pub fn run(b: &mut Build, state: &mut StageState, copy: &Copy, handle: StepHandl
     let mut plan = EntryPlan::new(state.time);
     let mut temps = Vec::new();
     for item in &items {
-        let place = Placement { view: &view, target: &target, into_dir: target_is_dir };
+        let place = Placement {
+            view: &view,
+            target: &target,
+            into_dir: target_is_dir,
+        };
         add_item(b, copy, item, &place, &attrs, &mut plan, &mut temps)?;
     }
     let entries = plan.finish(&view, &attrs);
@@ -127,23 +150,31 @@ fn collect_items(b: &Build, state: &StageState, copy: &Copy) -> Result<Vec<Item>
         match source {
             CopySource::Path(p) => {
                 let expanded = state.expand(p)?;
-                if copy.add && (expanded.starts_with("http://") || expanded.starts_with("https://")) {
+                if copy.add && (expanded.starts_with("http://") || expanded.starts_with("https://"))
+                {
                     return Err(BuildError::Unsupported {
                         what: "ADD from a URL".into(),
                     });
                 }
                 any_source = true;
-                items.extend(b.context.resolve_source(&expanded)?.into_iter().map(Item::Context));
+                items.extend(
+                    b.context
+                        .resolve_source(&expanded)?
+                        .into_iter()
+                        .map(Item::Context),
+                );
             }
             CopySource::Heredoc(h) => {
                 let content = if h.expand {
                     let mut lexer = Lexer::new(state.escape);
                     lexer.skip_process_quotes = true;
                     let env = state.scope.env(Some(&state.image.config));
-                    lexer.process_word(&h.content, &env).map_err(|e| BuildError::Expansion {
-                        word: h.name.clone(),
-                        message: e.to_string(),
-                    })?
+                    lexer
+                        .process_word(&h.content, &env)
+                        .map_err(|e| BuildError::Expansion {
+                            word: h.name.clone(),
+                            message: e.to_string(),
+                        })?
                 } else {
                     h.content.clone()
                 };
@@ -155,7 +186,9 @@ fn collect_items(b: &Build, state: &StageState, copy: &Copy) -> Result<Vec<Item>
         }
     }
     if items.is_empty() && any_source {
-        return Err(BuildError::Invalid("no source files were specified (every wildcard matched nothing)".into()));
+        return Err(BuildError::Invalid(
+            "no source files were specified (every wildcard matched nothing)".into(),
+        ));
     }
     Ok(items)
 }
@@ -257,7 +290,11 @@ fn add_item(
     let (target, into_dir) = (place.target, place.into_dir);
     match item {
         Item::Heredoc { name, content } => {
-            let path = if into_dir { target.join(name) } else { target.to_path_buf() };
+            let path = if into_dir {
+                target.join(name)
+            } else {
+                target.to_path_buf()
+            };
             let (uid, gid) = owner(0, 0);
             plan.add(LayerEntry {
                 path: rel(&path),
@@ -303,7 +340,9 @@ fn add_item(
                         size: e.size,
                     },
                     CtxKind::Dir => EntryKind::Dir,
-                    CtxKind::Symlink { target } => EntryKind::Symlink { target: target.clone() },
+                    CtxKind::Symlink { target } => EntryKind::Symlink {
+                        target: target.clone(),
+                    },
                     CtxKind::Other => continue,
                 };
                 let (uid, gid) = owner(e.uid, e.gid);

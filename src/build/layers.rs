@@ -76,7 +76,11 @@ pub fn remember(store: &Store, key: &str, layer: Option<&LayerRef>) -> Result<()
 }
 
 /// Writes `entries` as an uncompressed layer blob.
-pub fn commit(store: &Store, entries: &[LayerEntry], source_date_epoch: Option<i64>) -> Result<LayerRef, BuildError> {
+pub fn commit(
+    store: &Store,
+    entries: &[LayerEntry],
+    source_date_epoch: Option<i64>,
+) -> Result<LayerRef, BuildError> {
     let mut writer = store.blob_writer()?;
     let digest = write_layer(entries, &mut writer, &WriteOptions { source_date_epoch })?;
     let (blob, size) = writer.commit()?;

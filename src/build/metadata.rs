@@ -56,7 +56,11 @@ pub fn arg(
             (None, None) => meta.get(&decl.name).map(str::to_string),
         };
         match &decl.default {
-            Some(_) => message.push_str(&format!(" {}={}", decl.name, value.as_deref().unwrap_or(""))),
+            Some(_) => message.push_str(&format!(
+                " {}={}",
+                decl.name,
+                value.as_deref().unwrap_or("")
+            )),
             None => message.push_str(&format!(" {}", decl.name)),
         }
         state.scope.set(&decl.name, value);
@@ -90,7 +94,12 @@ pub fn expose(state: &mut StageState, ports: &[String]) -> Result<(), BuildError
             all.extend(port_specs(&expanded)?);
         }
     }
-    let map = state.image.config.config.exposed_ports.get_or_insert_with(BTreeMap::new);
+    let map = state
+        .image
+        .config
+        .config
+        .exposed_ports
+        .get_or_insert_with(BTreeMap::new);
     for p in &all {
         map.insert(p.clone(), Empty {});
     }
@@ -103,11 +112,18 @@ pub fn volume(state: &mut StageState, paths: &[String]) -> Result<(), BuildError
     for p in paths {
         let v = state.expand(p)?;
         if v.trim().is_empty() {
-            return Err(BuildError::Invalid("VOLUME specified can not be an empty string".into()));
+            return Err(BuildError::Invalid(
+                "VOLUME specified can not be an empty string".into(),
+            ));
         }
         expanded.push(v);
     }
-    let map = state.image.config.config.volumes.get_or_insert_with(BTreeMap::new);
+    let map = state
+        .image
+        .config
+        .config
+        .volumes
+        .get_or_insert_with(BTreeMap::new);
     for v in &expanded {
         map.insert(v.clone(), Empty {});
     }
@@ -125,9 +141,11 @@ pub fn user(state: &mut StageState, user: &str) -> Result<(), BuildError> {
 pub fn stopsignal(state: &mut StageState, signal: &str) -> Result<(), BuildError> {
     let signal = state.expand(signal)?;
     let valid = signal.parse::<u32>().is_ok()
-        || signal
-            .strip_prefix("SIG")
-            .is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'+' || b == b'-'));
+        || signal.strip_prefix("SIG").is_some_and(|s| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'+' || b == b'-')
+        });
     if !valid {
         return Err(BuildError::Invalid(format!("Invalid signal: {signal}")));
     }
@@ -200,7 +218,9 @@ pub fn healthcheck(state: &mut StageState, check: &Healthcheck) {
             retries,
         } => HealthConfig {
             test: match test {
-                CommandLine::Exec(args) => std::iter::once("CMD".to_string()).chain(args.iter().cloned()).collect(),
+                CommandLine::Exec(args) => std::iter::once("CMD".to_string())
+                    .chain(args.iter().cloned())
+                    .collect(),
                 CommandLine::Shell(text) => vec!["CMD-SHELL".into(), text.clone()],
             },
             interval: interval.unwrap_or(0),
@@ -240,7 +260,10 @@ mod tests {
     fn port_specs_follow_docker() {
         assert_eq!(port_specs("80").unwrap(), ["80/tcp"]);
         assert_eq!(port_specs("53/UDP").unwrap(), ["53/udp"]);
-        assert_eq!(port_specs("8000-8002").unwrap(), ["8000/tcp", "8001/tcp", "8002/tcp"]);
+        assert_eq!(
+            port_specs("8000-8002").unwrap(),
+            ["8000/tcp", "8001/tcp", "8002/tcp"]
+        );
         assert!(port_specs("http").is_err());
     }
 }

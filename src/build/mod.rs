@@ -4,8 +4,8 @@
 
 mod archive;
 mod copy;
-mod layers;
 mod error;
+mod layers;
 mod metadata;
 mod options;
 mod progress;
@@ -69,9 +69,16 @@ pub fn build(store: &Store, plan: &BuildPlan, opts: &BuildOptions) -> Result<Ima
         let state = b.run_stage(index, &bases[index])?;
         b.stages[index] = Some(state);
     }
-    let mut image = b.stages[target].take().map(|s| s.image).expect("target stage ran");
+    let mut image = b.stages[target]
+        .take()
+        .map(|s| s.image)
+        .expect("target stage ran");
     if !opts.labels.is_empty() {
-        let labels = image.config.config.labels.get_or_insert_with(Default::default);
+        let labels = image
+            .config
+            .config
+            .labels
+            .get_or_insert_with(Default::default);
         labels.extend(opts.labels.clone());
     }
     image.config.created = Some(time::rfc3339(b.time));
@@ -95,9 +102,15 @@ fn reuse_first_build_time(store: &Store, image: &mut Image, now: i64) -> Result<
     }
     let json = serde_json::to_vec(&blank).map_err(|e| BuildError::Invalid(e.to_string()))?;
     let layers: Vec<String> = image.layers.iter().map(|l| l.diff_id.to_string()).collect();
-    let key = chain_key("image-time", &[&String::from_utf8_lossy(&json), &layers.join(",")]);
+    let key = chain_key(
+        "image-time",
+        &[&String::from_utf8_lossy(&json), &layers.join(",")],
+    );
     let first = match store.record("buildtime", &key)? {
-        Some(bytes) => String::from_utf8_lossy(&bytes).trim().parse().unwrap_or(now),
+        Some(bytes) => String::from_utf8_lossy(&bytes)
+            .trim()
+            .parse()
+            .unwrap_or(now),
         None => {
             store.put_record("buildtime", &key, now.to_string().as_bytes())?;
             now
@@ -119,7 +132,12 @@ fn reuse_first_build_time(store: &Store, image: &mut Image, now: i64) -> Result<
 /// missing ones at the front, as BuildKit's exporter does, so that history
 /// and layers line up in the result.
 fn with_layer_history(mut image: Image, time: i64) -> Image {
-    let described = image.config.history.iter().filter(|h| !h.empty_layer).count();
+    let described = image
+        .config
+        .history
+        .iter()
+        .filter(|h| !h.empty_layer)
+        .count();
     let missing = image.layers.len().saturating_sub(described);
     let entries = (0..missing).map(|_| crate::image::History {
         created: Some(time::rfc3339(time)),
@@ -133,7 +151,10 @@ fn with_layer_history(mut image: Image, time: i64) -> Image {
 
 /// Steps that show in progress output (they make layers or load images).
 fn is_vertex(command: &Command) -> bool {
-    matches!(command, Command::Run(_) | Command::Copy(_) | Command::Workdir(_))
+    matches!(
+        command,
+        Command::Run(_) | Command::Copy(_) | Command::Workdir(_)
+    )
 }
 
 impl Build<'_> {
@@ -208,7 +229,12 @@ impl Build<'_> {
         Ok(())
     }
 
-    fn run_step(&mut self, state: &mut StageState, step: &Step, label: &str) -> Result<(), BuildError> {
+    fn run_step(
+        &mut self,
+        state: &mut StageState,
+        step: &Step,
+        label: &str,
+    ) -> Result<(), BuildError> {
         match &step.command {
             Command::Env(pairs) => metadata::env(state, pairs),
             Command::Label(pairs) => metadata::label(state, pairs),
@@ -220,11 +246,26 @@ impl Build<'_> {
             Command::Volume(paths) => metadata::volume(state, paths),
             Command::User(user) => metadata::user(state, user),
             Command::Stopsignal(sig) => metadata::stopsignal(state, sig),
-            Command::Cmd(line) => Ok(metadata::cmd(state, line)),
-            Command::Entrypoint(line) => Ok(metadata::entrypoint(state, line)),
-            Command::Shell(shell) => Ok(metadata::set_shell(state, shell)),
-            Command::Healthcheck(check) => Ok(metadata::healthcheck(state, check)),
-            Command::Onbuild(trigger) => Ok(metadata::onbuild(state, trigger)),
+            Command::Cmd(line) => {
+                metadata::cmd(state, line);
+                Ok(())
+            }
+            Command::Entrypoint(line) => {
+                metadata::entrypoint(state, line);
+                Ok(())
+            }
+            Command::Shell(shell) => {
+                metadata::set_shell(state, shell);
+                Ok(())
+            }
+            Command::Healthcheck(check) => {
+                metadata::healthcheck(state, check);
+                Ok(())
+            }
+            Command::Onbuild(trigger) => {
+                metadata::onbuild(state, trigger);
+                Ok(())
+            }
             Command::Maintainer(name) => metadata::maintainer(state, name),
             Command::Workdir(path) => {
                 let handle = self.progress.start(&format!("{label} WORKDIR {path}"));

@@ -46,12 +46,4 @@ impl Progress {
         let secs = step.started.elapsed().as_secs_f64();
         self.line(&format!("#{} DONE {secs:.1}s", step.id));
     }
-
-    pub fn note(&self, step: &StepHandle, text: &str) {
-        self.line(&format!("#{} {text}", step.id));
-    }
-
-    pub fn error(&self, step: StepHandle, message: &str) {
-        self.line(&format!("#{} ERROR: {message}", step.id));
-    }
 }

@@ -37,7 +37,6 @@ pub fn ensure_snapshot(store: &Store, layer: &LayerRef) -> Result<PathBuf, Build
     let stream = decompressor(reader, compression)?;
     let opts = UnpackOptions {
         whiteouts: WhiteoutMode::Overlay,
-        ..UnpackOptions::default()
     };
     unpack_layer(stream, &dest, &opts)?;
     Ok(store.commit_snapshot(&dest, &id)?)
@@ -48,9 +47,9 @@ fn is_whiteout(meta: &Metadata) -> bool {
 }
 
 fn is_opaque(dir: &Path) -> bool {
-    ["trusted.overlay.opaque", "user.overlay.opaque"].iter().any(|name| {
-        rustix::fs::lgetxattr(dir, *name, &mut [0u8; 4]).is_ok_and(|n| n == 1)
-    })
+    ["trusted.overlay.opaque", "user.overlay.opaque"]
+        .iter()
+        .any(|name| rustix::fs::lgetxattr(dir, *name, &mut [0u8; 4]).is_ok_and(|n| n == 1))
 }
 
 /// Normal components of an absolute image path.
@@ -78,7 +77,9 @@ impl RootView {
         let comps = components(path);
         if comps.is_empty() {
             let top = self.layers.first()?;
-            return std::fs::symlink_metadata(top).ok().map(|m| (top.clone(), m));
+            return std::fs::symlink_metadata(top)
+                .ok()
+                .map(|m| (top.clone(), m));
         }
         for layer in &self.layers {
             let mut host = layer.clone();
@@ -114,8 +115,11 @@ impl RootView {
     /// it), as a copy into the image would follow them.
     pub fn resolve(&self, path: &Path) -> PathBuf {
         let mut resolved = PathBuf::from("/");
-        let mut pending: Vec<std::ffi::OsString> =
-            components(path).into_iter().rev().map(|c| c.to_os_string()).collect();
+        let mut pending: Vec<std::ffi::OsString> = components(path)
+            .into_iter()
+            .rev()
+            .map(|c| c.to_os_string())
+            .collect();
         let mut hops = 0;
         while let Some(comp) = pending.pop() {
             if comp == ".." {
@@ -168,13 +172,16 @@ pub fn resolve_owner(view: Option<&RootView>, spec: &str) -> Result<(u32, u32), 
     let lookup_user = |name: &str| -> Option<(u32, u32)> {
         passwd.as_deref()?.lines().find_map(|line| {
             let f: Vec<&str> = line.split(':').collect();
-            (f.len() >= 4 && f[0] == name).then(|| Some((f[2].parse().ok()?, f[3].parse().ok()?)))?
+            (f.len() >= 4 && f[0] == name)
+                .then(|| Some((f[2].parse().ok()?, f[3].parse().ok()?)))?
         })
     };
     let uid = match user.parse::<u32>() {
         Ok(uid) => uid,
         Err(_) => lookup_user(user).map(|(uid, _)| uid).ok_or_else(|| {
-            BuildError::Invalid(format!("unable to find user {user}: no matching entries in passwd file"))
+            BuildError::Invalid(format!(
+                "unable to find user {user}: no matching entries in passwd file"
+            ))
         })?,
     };
     let gid = match group {
@@ -192,7 +199,9 @@ pub fn resolve_owner(view: Option<&RootView>, spec: &str) -> Result<(u32, u32), 
                         })
                     })
                     .ok_or_else(|| {
-                        BuildError::Invalid(format!("unable to find group {g}: no matching entries in group file"))
+                        BuildError::Invalid(format!(
+                            "unable to find group {g}: no matching entries in group file"
+                        ))
                     })?
             }
         },

@@ -25,19 +25,6 @@ pub fn platform_args(target: &Platform, build: &Platform) -> BTreeMap<String, St
     args
 }
 
-/// Proxy ARGs: usable in RUN without declaration, kept out of history and
-/// cache keys.
-pub const PROXY_ARGS: [&str; 8] = [
-    "HTTP_PROXY",
-    "http_proxy",
-    "HTTPS_PROXY",
-    "https_proxy",
-    "FTP_PROXY",
-    "ftp_proxy",
-    "NO_PROXY",
-    "no_proxy",
-];
-
 /// Values in scope for expansion.
 #[derive(Debug, Clone, Default)]
 pub struct Scope {
@@ -55,7 +42,10 @@ impl Scope {
         escape: char,
     ) -> Result<Scope, BuildError> {
         let mut scope = Scope {
-            args: predefined.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            args: predefined
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
         };
         for decl in decls {
             let value = match (build_args.get(&decl.name), &decl.default) {
@@ -82,11 +72,6 @@ impl Scope {
             .rev()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
-    }
-
-    /// Declared ARGs with values, in order.
-    pub fn args(&self) -> &[(String, String)] {
-        &self.args
     }
 
     /// The environment for expansion: ARGs, then the image's ENV over them.
@@ -150,7 +135,12 @@ mod tests {
         let mut build = BTreeMap::new();
         build.insert("B".to_string(), "override".to_string());
         let scope = Scope::meta(
-            &[decl("A", Some("a")), decl("B", Some("b")), decl("C", Some("$A-$B")), decl("D", None)],
+            &[
+                decl("A", Some("a")),
+                decl("B", Some("b")),
+                decl("C", Some("$A-$B")),
+                decl("D", None),
+            ],
             &build,
             &BTreeMap::new(),
             '\\',

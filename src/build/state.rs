@@ -44,7 +44,8 @@ impl StageState {
 
     /// Expands a word with the stage's ARGs and ENV.
     pub fn expand(&self, word: &str) -> Result<String, super::error::BuildError> {
-        self.scope.expand(word, Some(&self.image.config), self.escape)
+        self.scope
+            .expand(word, Some(&self.image.config), self.escape)
     }
 
     pub fn expand_words(&self, word: &str) -> Result<Vec<String>, super::error::BuildError> {

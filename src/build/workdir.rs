@@ -30,7 +30,12 @@ pub fn normalize_workdir(current: &str, path: &str) -> String {
     out.to_string_lossy().into_owned()
 }
 
-pub fn run(b: &mut Build, state: &mut StageState, path: &str, handle: StepHandle) -> Result<(), BuildError> {
+pub fn run(
+    b: &mut Build,
+    state: &mut StageState,
+    path: &str,
+    handle: StepHandle,
+) -> Result<(), BuildError> {
     let expanded = state.expand(path)?;
     let dir = normalize_workdir(&state.image.config.config.working_dir, &expanded);
     state.image.config.config.working_dir = dir.clone();
@@ -78,7 +83,10 @@ fn missing_dirs(view: &RootView, dir: &Path, uid: u32, gid: u32, mtime: i64) -> 
     let mut entries = Vec::new();
     let mut missing = false;
     let mut current = PathBuf::from("/");
-    for comp in target.components().filter(|c| matches!(c, Component::Normal(_))) {
+    for comp in target
+        .components()
+        .filter(|c| matches!(c, Component::Normal(_)))
+    {
         current.push(comp);
         if let Some(existing) = existing_dir_entry(view, &current) {
             entries.push(existing);

@@ -19,7 +19,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Build an image from a Dockerfile (the default command)
-    Build(BuildArgs),
+    Build(Box<BuildArgs>),
     /// Parse a Dockerfile and print its build plan
     Parse(ParseArgs),
     /// Check a Dockerfile against the build checks
@@ -151,6 +151,9 @@ mod tests {
             with_default_subcommand(args(&["rbuild", "parse", "D"])),
             args(&["rbuild", "parse", "D"])
         );
-        assert_eq!(with_default_subcommand(args(&["rbuild", "--help"])), args(&["rbuild", "--help"]));
+        assert_eq!(
+            with_default_subcommand(args(&["rbuild", "--help"])),
+            args(&["rbuild", "--help"])
+        );
     }
 }

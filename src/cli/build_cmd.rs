@@ -11,7 +11,11 @@ use crate::layer::Compression;
 use crate::store::{default_root, Store};
 use std::collections::BTreeMap;
 
-fn key_values(items: &[String], what: &str, from_env: bool) -> Result<BTreeMap<String, String>, Failure> {
+fn key_values(
+    items: &[String],
+    what: &str,
+    from_env: bool,
+) -> Result<BTreeMap<String, String>, Failure> {
     let mut map = BTreeMap::new();
     for item in items {
         match item.split_once('=') {
@@ -24,7 +28,11 @@ fn key_values(items: &[String], what: &str, from_env: bool) -> Result<BTreeMap<S
                     map.insert(item.clone(), v);
                 }
             }
-            None => return Err(Failure::usage(format!("error: {what} {item:?} must be KEY=VALUE"))),
+            None => {
+                return Err(Failure::usage(format!(
+                    "error: {what} {item:?} must be KEY=VALUE"
+                )))
+            }
         }
     }
     Ok(map)
@@ -37,8 +45,11 @@ fn source_date_epoch(build_args: &BTreeMap<String, String>) -> Result<Option<i64
         .or_else(|| std::env::var("SOURCE_DATE_EPOCH").ok())
         .filter(|v| !v.is_empty());
     raw.map(|v| {
-        v.parse::<i64>()
-            .map_err(|_| Failure::usage(format!("error: invalid SOURCE_DATE_EPOCH {v:?}: expected seconds since 1970")))
+        v.parse::<i64>().map_err(|_| {
+            Failure::usage(format!(
+                "error: invalid SOURCE_DATE_EPOCH {v:?}: expected seconds since 1970"
+            ))
+        })
     })
     .transpose()
 }
@@ -54,9 +65,15 @@ fn render_error(err: &dyn std::error::Error) -> String {
     text
 }
 
-pub fn run(args: BuildArgs, lint_ok: impl FnOnce(&super::input::DockerfileSource) -> Result<(), Failure>) -> Result<i32, Failure> {
+pub fn run(
+    args: BuildArgs,
+    lint_ok: impl FnOnce(&super::input::DockerfileSource) -> Result<(), Failure>,
+) -> Result<i32, Failure> {
     if !args.context.is_dir() {
-        return Err(Failure::usage(format!("error: build context {} is not a directory", args.context.display())));
+        return Err(Failure::usage(format!(
+            "error: build context {} is not a directory",
+            args.context.display()
+        )));
     }
     let source = find_dockerfile(args.file.as_deref(), &args.context)?;
     lint_ok(&source)?;
@@ -74,7 +91,9 @@ pub fn run(args: BuildArgs, lint_ok: impl FnOnce(&super::input::DockerfileSource
     };
     if let Some(target) = &args.target {
         if plan.stage_index(target).is_none() {
-            return Err(Failure::usage(format!("error: target stage {target:?} could not be found")));
+            return Err(Failure::usage(format!(
+                "error: target stage {target:?} could not be found"
+            )));
         }
     }
     let opts = BuildOptions {
@@ -93,16 +112,20 @@ pub fn run(args: BuildArgs, lint_ok: impl FnOnce(&super::input::DockerfileSource
     };
     let root = args.root.clone().unwrap_or_else(default_root);
     let store = Store::open(&root).map_err(|e| Failure::build(render_error(&e)))?;
-    let _lock = store.lock_shared().map_err(|e| Failure::build(render_error(&e)))?;
+    let _lock = store
+        .lock_shared()
+        .map_err(|e| Failure::build(render_error(&e)))?;
     let image = build::build(&store, &plan, &opts).map_err(|e| Failure::build(render_error(&e)))?;
     let compression = match args.compression {
         CompressionArg::Gzip => Compression::Gzip,
         CompressionArg::Zstd => Compression::Zstd,
         CompressionArg::Uncompressed => Compression::None,
     };
-    let stored = export::store_image(&store, &image, &args.tags).map_err(|e| Failure::build(render_error(&e)))?;
+    let stored = export::store_image(&store, &image, &args.tags)
+        .map_err(|e| Failure::build(render_error(&e)))?;
     for output in &outputs {
-        export::export(&store, &image, output, &args.tags, compression).map_err(|e| Failure::build(render_error(&e)))?;
+        export::export(&store, &image, output, &args.tags, compression)
+            .map_err(|e| Failure::build(render_error(&e)))?;
     }
     if let Some(path) = &args.iidfile {
         std::fs::write(path, stored.config.digest.to_string())

@@ -40,10 +40,19 @@ fn summary(plan: &BuildPlan) -> String {
         let _ = writeln!(out, "ARG {}", arg.name);
     }
     for stage in &plan.stages {
-        let name = stage.name.as_deref().map(|n| format!(" AS {n}")).unwrap_or_default();
+        let name = stage
+            .name
+            .as_deref()
+            .map(|n| format!(" AS {n}"))
+            .unwrap_or_default();
         let _ = writeln!(out, "stage {}: FROM {}{name}", stage.index, stage.base);
         for step in &stage.steps {
-            let _ = writeln!(out, "  {:>4}: {}", step.span.start.line, step_text(&step.command, &step.original));
+            let _ = writeln!(
+                out,
+                "  {:>4}: {}",
+                step.span.start.line,
+                step_text(&step.command, &step.original)
+            );
         }
     }
     out

@@ -21,9 +21,11 @@ impl DockerfileSource {
 pub fn read_dockerfile(spec: &str) -> Result<DockerfileSource, Failure> {
     if spec == "-" {
         let mut bytes = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut bytes)
-            .map_err(|e| Failure::usage(format!("error: reading the Dockerfile from standard input: {e}")))?;
+        std::io::stdin().read_to_end(&mut bytes).map_err(|e| {
+            Failure::usage(format!(
+                "error: reading the Dockerfile from standard input: {e}"
+            ))
+        })?;
         return Ok(DockerfileSource {
             name: "Dockerfile".into(),
             bytes,

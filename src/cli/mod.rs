@@ -42,7 +42,7 @@ pub fn run() -> i32 {
         }
     };
     let result = match cli.command {
-        args::Command::Build(a) => commands::build(a),
+        args::Command::Build(a) => commands::build(*a),
         args::Command::Parse(a) => commands::parse(a),
         args::Command::Lint(a) => commands::lint_cmd(a),
     };

@@ -47,7 +47,13 @@ impl Report<'_> {
 
     fn render_snippet(&self, span: Span, out: &mut String) {
         let line_no = span.start.line.max(1);
-        let _ = writeln!(out, " --> {}:{}:{}", self.file, line_no, span.start.column.max(1));
+        let _ = writeln!(
+            out,
+            " --> {}:{}:{}",
+            self.file,
+            line_no,
+            span.start.column.max(1)
+        );
         let Some(line) = self.source.lines().nth(line_no - 1) else {
             return;
         };

@@ -114,7 +114,10 @@ mod tests {
     #[test]
     fn directive_lines() {
         assert_eq!(parse_directive_line("# escape=`"), Some(("escape", "`")));
-        assert_eq!(parse_directive_line("#SYNTAX = a/b "), Some(("SYNTAX", "a/b")));
+        assert_eq!(
+            parse_directive_line("#SYNTAX = a/b "),
+            Some(("SYNTAX", "a/b"))
+        );
         assert_eq!(parse_directive_line("# escape= "), Some(("escape", " ")));
         assert_eq!(parse_directive_line("# escape="), None);
         assert_eq!(parse_directive_line("# just a comment"), None);
@@ -124,8 +127,14 @@ mod tests {
     #[test]
     fn run_ends_at_first_other_line() {
         let mut d = DirectiveState::new();
-        assert!(matches!(d.feed("# syntax=x"), DirectiveLine::Directive { .. }));
-        assert!(matches!(d.feed("# syntax=y"), DirectiveLine::Duplicate { .. }));
+        assert!(matches!(
+            d.feed("# syntax=x"),
+            DirectiveLine::Directive { .. }
+        ));
+        assert!(matches!(
+            d.feed("# syntax=y"),
+            DirectiveLine::Duplicate { .. }
+        ));
         assert_eq!(d.feed("# unknown=1"), DirectiveLine::None);
         assert_eq!(d.feed("# escape=`"), DirectiveLine::None);
     }

@@ -87,7 +87,10 @@ mod tests {
         let m = markers_in_line("RUN 3<<EOF cat <<-\"END\" x").unwrap();
         assert_eq!(m.len(), 2);
         assert_eq!((m[0].name.as_str(), m[0].fd, m[0].expand), ("EOF", 3, true));
-        assert_eq!((m[1].name.as_str(), m[1].chomp, m[1].expand), ("END", true, false));
+        assert_eq!(
+            (m[1].name.as_str(), m[1].chomp, m[1].expand),
+            ("END", true, false)
+        );
         assert!(markers_in_line("RUN echo a<<b").unwrap().is_empty());
         assert!(markers_in_line("RUN <<").unwrap().is_empty());
     }

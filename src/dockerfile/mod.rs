@@ -12,7 +12,9 @@ mod parser;
 pub mod span;
 mod words;
 
-pub use ast::{Args, Directive, Dockerfile, Heredoc, Instruction, KeyValue, Keyword, Warning, Word};
+pub use ast::{
+    Args, Directive, Dockerfile, Heredoc, Instruction, KeyValue, Keyword, Warning, Word,
+};
 pub use error::{ParseError, ParseErrorKind};
 pub use heredoc::parse_marker as parse_heredoc_marker;
 pub use parser::{parse, parse_bytes};

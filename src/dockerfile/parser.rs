@@ -116,7 +116,11 @@ impl<'a> Parser<'a> {
             }
         }
         if is_comment(raw) {
-            let comment = raw.trim_start().strip_prefix('#').unwrap_or_default().trim();
+            let comment = raw
+                .trim_start()
+                .strip_prefix('#')
+                .unwrap_or_default()
+                .trim();
             if comment.is_empty() {
                 self.comments.clear();
             } else {
@@ -129,7 +133,11 @@ impl<'a> Parser<'a> {
         self.directive(trimmed, content_start)?;
         self.line_no += 1;
 
-        let processed = if trimmed.starts_with('#') { "" } else { trimmed };
+        let processed = if trimmed.starts_with('#') {
+            ""
+        } else {
+            trimmed
+        };
         let (first, mut continues) = strip_continuation(processed, self.escape);
         if !continues && first.is_empty() {
             return Ok(None);

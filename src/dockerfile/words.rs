@@ -177,12 +177,9 @@ fn process_word_char(
             if c == escape {
                 // An escape keeps itself and the next character; at the end of
                 // the text it is dropped.
-                match chars.next() {
-                    Some((_, next)) => {
-                        word.push(c);
-                        word.push(next);
-                    }
-                    None => {}
+                if let Some((_, next)) = chars.next() {
+                    word.push(c);
+                    word.push(next);
                 }
                 return;
             }

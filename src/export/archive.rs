@@ -34,7 +34,10 @@ fn header(path: &str, size: u64, kind: tar::EntryType, mode: u32) -> tar::Header
 
 impl ArchiveWriter {
     pub fn create(dest: &Path) -> Result<ArchiveWriter, ExportError> {
-        let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = dest
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let temp = dest.with_file_name(format!(".{name}.rbuild-{}.tmp", std::process::id()));
         let file = File::create(&temp).map_err(io_at(&temp))?;
         Ok(ArchiveWriter {
@@ -55,14 +58,18 @@ impl ArchiveWriter {
         }
         let mut h = header(path, 0, tar::EntryType::Directory, 0o755);
         let temp = self.temp.clone();
-        self.builder().append_data(&mut h, path, std::io::empty()).map_err(io_at(temp))
+        self.builder()
+            .append_data(&mut h, path, std::io::empty())
+            .map_err(io_at(temp))
     }
 
     pub fn file(&mut self, path: &str, data: &[u8]) -> Result<(), ExportError> {
         self.written.insert(path.to_string());
         let mut h = header(path, data.len() as u64, tar::EntryType::Regular, 0o644);
         let temp = self.temp.clone();
-        self.builder().append_data(&mut h, path, data).map_err(io_at(temp))
+        self.builder()
+            .append_data(&mut h, path, data)
+            .map_err(io_at(temp))
     }
 
     /// Adds `blobs/sha256/<hex>` from the store (once).
@@ -77,7 +84,9 @@ impl ArchiveWriter {
         let (file, size) = blob_file(store, digest)?;
         let mut h = header(&path, size, tar::EntryType::Regular, 0o644);
         let reader: Box<dyn Read> = Box::new(file);
-        self.builder().append_data(&mut h, &path, reader).map_err(io_at(store.blob_path(digest)))
+        self.builder()
+            .append_data(&mut h, &path, reader)
+            .map_err(io_at(store.blob_path(digest)))
     }
 
     /// Finishes the tar, syncs it and renames it to the destination.
@@ -86,7 +95,10 @@ impl ArchiveWriter {
         let builder = self.builder.take().expect("archive not finished");
         let mut out = builder.into_inner().map_err(io_at(&temp))?;
         out.flush().map_err(io_at(&temp))?;
-        let file = out.into_inner().map_err(|e| ExportError::Io { path: temp.clone(), source: e.into_error() })?;
+        let file = out.into_inner().map_err(|e| ExportError::Io {
+            path: temp.clone(),
+            source: e.into_error(),
+        })?;
         file.sync_all().map_err(io_at(&temp))?;
         std::fs::rename(&temp, &self.dest).map_err(io_at(&self.dest))
     }

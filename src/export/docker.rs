@@ -22,7 +22,12 @@ fn familiar(name: &str) -> String {
         .to_string()
 }
 
-pub fn write(store: &Store, prepared: &Prepared, tags: &[String], dest: &Path) -> Result<(), ExportError> {
+pub fn write(
+    store: &Store,
+    prepared: &Prepared,
+    tags: &[String],
+    dest: &Path,
+) -> Result<(), ExportError> {
     let blob_path = |d: &crate::store::Digest| format!("blobs/{}/{}", d.algorithm(), d.hex());
     let repo_tags: Vec<String> = tags.iter().map(|t| familiar(t)).collect();
     let manifest = json!([{
@@ -41,13 +46,22 @@ pub fn write(store: &Store, prepared: &Prepared, tags: &[String], dest: &Path) -
     }
     let mut w = ArchiveWriter::create(dest)?;
     w.file("oci-layout", OCI_LAYOUT)?;
-    w.file("index.json", &index_json(&prepared.manifest, tags.first().map(String::as_str)))?;
+    w.file(
+        "index.json",
+        &index_json(&prepared.manifest, tags.first().map(String::as_str)),
+    )?;
     for blob in all_blobs(prepared) {
         w.blob(store, &blob.digest)?;
     }
-    w.file("manifest.json", &serde_json::to_vec(&manifest).unwrap_or_default())?;
+    w.file(
+        "manifest.json",
+        &serde_json::to_vec(&manifest).unwrap_or_default(),
+    )?;
     if !repositories.is_empty() {
-        w.file("repositories", &serde_json::to_vec(&repositories).unwrap_or_default())?;
+        w.file(
+            "repositories",
+            &serde_json::to_vec(&repositories).unwrap_or_default(),
+        )?;
     }
     w.finish()
 }

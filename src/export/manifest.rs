@@ -39,10 +39,14 @@ const COMPRESSED_NAMESPACE: &str = "compressed";
 
 /// The layer as exported with `compression`: base layers keep their blob;
 /// new (uncompressed) layers are compressed once and remembered.
-fn export_layer(store: &Store, layer: &LayerRef, compression: Compression) -> Result<Blob, ExportError> {
+fn export_layer(
+    store: &Store,
+    layer: &LayerRef,
+    compression: Compression,
+) -> Result<Blob, ExportError> {
     let stored = Blob {
         media_type: layer.media_type.clone(),
-        digest: layer.blob.clone(),
+        digest: layer.blob,
         size: layer.size,
     };
     if layer.media_type != LAYER_TAR || compression == Compression::None {
@@ -58,7 +62,11 @@ fn export_layer(store: &Store, layer: &LayerRef, compression: Compression) -> Re
         if let Ok(digest) = text.trim().parse::<Digest>() {
             if store.has_blob(&digest) {
                 let size = store.blob_size(&digest)?;
-                return Ok(Blob { media_type: media_type.into(), digest, size });
+                return Ok(Blob {
+                    media_type: media_type.into(),
+                    digest,
+                    size,
+                });
             }
         }
     }
@@ -67,15 +75,26 @@ fn export_layer(store: &Store, layer: &LayerRef, compression: Compression) -> Re
     compress_blob(source, compression, &mut writer)?;
     let (digest, size) = writer.commit()?;
     store.put_record(COMPRESSED_NAMESPACE, &key, digest.to_string().as_bytes())?;
-    Ok(Blob { media_type: media_type.into(), digest, size })
+    Ok(Blob {
+        media_type: media_type.into(),
+        digest,
+        size,
+    })
 }
 
 fn json_bytes(value: &impl serde::Serialize, what: &'static str) -> Result<Vec<u8>, ExportError> {
-    serde_json::to_vec(value).map_err(|e| ExportError::Json { what, reason: e.to_string() })
+    serde_json::to_vec(value).map_err(|e| ExportError::Json {
+        what,
+        reason: e.to_string(),
+    })
 }
 
 /// Writes config and manifest blobs (and compressed layers) into the store.
-pub fn prepare(store: &Store, image: &Image, compression: Compression) -> Result<Prepared, ExportError> {
+pub fn prepare(
+    store: &Store,
+    image: &Image,
+    compression: Compression,
+) -> Result<Prepared, ExportError> {
     let mut config = image.config.clone();
     config.rootfs.diff_ids = image.layers.iter().map(|l| l.diff_id.to_string()).collect();
     let config_bytes = json_bytes(&config, "the image config")?;

@@ -18,7 +18,13 @@ use crate::layer::Compression;
 use crate::store::Store;
 
 /// Writes `image` where `output` says; `tags` name it.
-pub fn export(store: &Store, image: &Image, output: &Output, tags: &[String], compression: Compression) -> Result<(), ExportError> {
+pub fn export(
+    store: &Store,
+    image: &Image,
+    output: &Output,
+    tags: &[String],
+    compression: Compression,
+) -> Result<(), ExportError> {
     match output {
         Output::Oci { dest, tar } => {
             let prepared = prepare(store, image, compression)?;

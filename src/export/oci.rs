@@ -14,7 +14,10 @@ pub const OCI_LAYOUT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
 pub fn index_json(manifest: &Blob, tag: Option<&str>) -> Vec<u8> {
     let mut desc = manifest.descriptor();
     if let Some(name) = tag {
-        let short = name.rsplit_once(':').filter(|(_, t)| !t.contains('/')).map_or("latest", |(_, t)| t);
+        let short = name
+            .rsplit_once(':')
+            .filter(|(_, t)| !t.contains('/'))
+            .map_or("latest", |(_, t)| t);
         desc["annotations"] = json!({
             "io.containerd.image.name": name,
             "org.opencontainers.image.ref.name": short,
@@ -34,7 +37,12 @@ pub fn all_blobs(prepared: &Prepared) -> impl Iterator<Item = &Blob> {
         .chain(prepared.layers.iter())
 }
 
-pub fn write_archive(store: &Store, prepared: &Prepared, tag: Option<&str>, dest: &Path) -> Result<(), ExportError> {
+pub fn write_archive(
+    store: &Store,
+    prepared: &Prepared,
+    tag: Option<&str>,
+    dest: &Path,
+) -> Result<(), ExportError> {
     let mut w = ArchiveWriter::create(dest)?;
     w.file("oci-layout", OCI_LAYOUT)?;
     w.file("index.json", &index_json(&prepared.manifest, tag))?;
@@ -45,7 +53,12 @@ pub fn write_archive(store: &Store, prepared: &Prepared, tag: Option<&str>, dest
 }
 
 /// A layout directory; blobs are hard-linked from the store when possible.
-pub fn write_layout(store: &Store, prepared: &Prepared, tag: Option<&str>, dest: &Path) -> Result<(), ExportError> {
+pub fn write_layout(
+    store: &Store,
+    prepared: &Prepared,
+    tag: Option<&str>,
+    dest: &Path,
+) -> Result<(), ExportError> {
     let blobs = dest.join("blobs").join("sha256");
     std::fs::create_dir_all(&blobs).map_err(io_at(&blobs))?;
     for blob in all_blobs(prepared) {

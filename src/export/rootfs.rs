@@ -3,7 +3,10 @@
 
 use super::error::{io_at, ExportError};
 use crate::image::Image;
-use crate::layer::{decompressor, detect_compression, entries_from_dir, unpack_layer, write_layer, ScanOptions, UnpackOptions, WhiteoutMode, WriteOptions};
+use crate::layer::{
+    decompressor, detect_compression, entries_from_dir, unpack_layer, write_layer, ScanOptions,
+    UnpackOptions, WhiteoutMode, WriteOptions,
+};
 use crate::store::Store;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -12,12 +15,13 @@ fn apply_layers(store: &Store, image: &Image, dest: &Path) -> Result<(), ExportE
     std::fs::create_dir_all(dest).map_err(io_at(dest))?;
     let opts = UnpackOptions {
         whiteouts: WhiteoutMode::Apply,
-        ..UnpackOptions::default()
     };
     for layer in &image.layers {
         let file = store.open_blob(&layer.blob)?;
         let mut reader = BufReader::new(file);
-        let head = reader.fill_buf().map_err(io_at(store.blob_path(&layer.blob)))?;
+        let head = reader
+            .fill_buf()
+            .map_err(io_at(store.blob_path(&layer.blob)))?;
         let compression = detect_compression(head);
         unpack_layer(decompressor(reader, compression)?, dest, &opts)?;
     }
@@ -35,6 +39,10 @@ pub fn write_tar(store: &Store, image: &Image, dest: &Path) -> Result<(), Export
     let entries = entries_from_dir(&root, &ScanOptions::default())?;
     let partial = dest.with_extension("rbuild-partial");
     let file = std::fs::File::create(&partial).map_err(io_at(&partial))?;
-    write_layer(&entries, std::io::BufWriter::new(file), &WriteOptions::default())?;
+    write_layer(
+        &entries,
+        std::io::BufWriter::new(file),
+        &WriteOptions::default(),
+    )?;
     std::fs::rename(&partial, dest).map_err(io_at(dest))
 }

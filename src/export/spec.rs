@@ -30,7 +30,9 @@ impl Output {
         let mut dest = None;
         let mut tar = true;
         for field in spec.split(',') {
-            let (k, v) = field.split_once('=').ok_or_else(|| bad("fields are key=value"))?;
+            let (k, v) = field
+                .split_once('=')
+                .ok_or_else(|| bad("fields are key=value"))?;
             match k {
                 "type" => kind = Some(v.to_string()),
                 "dest" => dest = Some(PathBuf::from(v)),
@@ -49,7 +51,9 @@ impl Output {
             Some("registry") | Some("image") => Err(ExportError::Other(
                 "pushing to a registry is not implemented yet".into(),
             )),
-            Some(other) => Err(bad(&format!("unknown type {other:?} (oci, docker, local, tar)"))),
+            Some(other) => Err(bad(&format!(
+                "unknown type {other:?} (oci, docker, local, tar)"
+            ))),
             None => Err(bad("type= is required")),
         }
     }
@@ -63,13 +67,22 @@ mod tests {
     fn forms() {
         assert_eq!(
             Output::parse("type=oci,dest=/x.tar").unwrap(),
-            Output::Oci { dest: "/x.tar".into(), tar: true }
+            Output::Oci {
+                dest: "/x.tar".into(),
+                tar: true
+            }
         );
         assert_eq!(
             Output::parse("type=oci,dest=/x,tar=false").unwrap(),
-            Output::Oci { dest: "/x".into(), tar: false }
+            Output::Oci {
+                dest: "/x".into(),
+                tar: false
+            }
         );
-        assert_eq!(Output::parse("out").unwrap(), Output::Local { dest: "out".into() });
+        assert_eq!(
+            Output::parse("out").unwrap(),
+            Output::Local { dest: "out".into() }
+        );
         assert!(Output::parse("type=zip,dest=x").is_err());
         assert!(Output::parse("type=docker").is_err());
     }

@@ -37,7 +37,9 @@ pub enum ImageError {
         digest: Digest,
         reason: String,
     },
-    #[error("image {reference:?} is not in the store (pulling from registries is not implemented yet)")]
+    #[error(
+        "image {reference:?} is not in the store (pulling from registries is not implemented yet)"
+    )]
     NotInStore { reference: String },
     #[error("{source_name}: the config lists {diff_ids} layer diff IDs but the manifest has {layers} layers")]
     LayerCountMismatch {

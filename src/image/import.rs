@@ -68,7 +68,11 @@ pub fn layer_media_type(first_bytes: &[u8]) -> &'static str {
 }
 
 /// Loads `source` for `platform`, importing whatever blobs are missing.
-pub fn load_image(store: &Store, source: &ImageSource, platform: &Platform) -> Result<Image, ImageError> {
+pub fn load_image(
+    store: &Store,
+    source: &ImageSource,
+    platform: &Platform,
+) -> Result<Image, ImageError> {
     match source {
         ImageSource::Scratch => Ok(Image::scratch(platform)),
         ImageSource::OciLayout { path, tag } => {
@@ -79,10 +83,19 @@ pub fn load_image(store: &Store, source: &ImageSource, platform: &Platform) -> R
         }
         ImageSource::OciArchive { path, tag } => {
             let files = stream_archive(store, path)?;
-            let index_bytes = files.small.get("index.json").ok_or_else(|| malformed(path, "archive", "no index.json"))?;
+            let index_bytes = files
+                .small
+                .get("index.json")
+                .ok_or_else(|| malformed(path, "archive", "no index.json"))?;
             let index: ImageIndex = parse_json(index_bytes, path, "index.json")?;
             let desc = select_tagged(&index, tag.as_deref(), path)?;
-            resolve(store, &BlobSource::Store, &desc, platform, &source.to_string())
+            resolve(
+                store,
+                &BlobSource::Store,
+                &desc,
+                platform,
+                &source.to_string(),
+            )
         }
         ImageSource::DockerArchive { path } => load_docker_archive(store, path),
         ImageSource::Named(name) => load_named(store, name, platform),
@@ -97,11 +110,18 @@ fn malformed(path: &Path, what: &'static str, reason: impl Into<String>) -> Imag
     }
 }
 
-fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8], path: &Path, what: &'static str) -> Result<T, ImageError> {
+fn parse_json<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    path: &Path,
+    what: &'static str,
+) -> Result<T, ImageError> {
     serde_json::from_slice(bytes).map_err(|e| malformed(path, what, e.to_string()))
 }
 
-fn read_json_file<T: serde::de::DeserializeOwned>(path: &Path, what: &'static str) -> Result<T, ImageError> {
+fn read_json_file<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    what: &'static str,
+) -> Result<T, ImageError> {
     let bytes = std::fs::read(path).map_err(io_at(path))?;
     parse_json(&bytes, path, what)
 }
@@ -126,7 +146,10 @@ impl BlobSource {
                 digest: digest.to_string(),
             });
         };
-        let path = dir.join("blobs").join(digest.algorithm()).join(digest.hex());
+        let path = dir
+            .join("blobs")
+            .join(digest.algorithm())
+            .join(digest.hex());
         let mut file = std::fs::File::open(&path).map_err(|_| ImageError::MissingBlob {
             source_name: source_name.into(),
             digest: digest.to_string(),
@@ -148,7 +171,11 @@ fn digest_of(desc: &Descriptor, source_name: &str) -> Result<Digest, ImageError>
         })
 }
 
-fn select_tagged(index: &ImageIndex, tag: Option<&str>, path: &Path) -> Result<Descriptor, ImageError> {
+fn select_tagged(
+    index: &ImageIndex,
+    tag: Option<&str>,
+    path: &Path,
+) -> Result<Descriptor, ImageError> {
     let manifests = index.manifests();
     let tagged = |d: &&Descriptor| {
         d.annotations()
@@ -157,10 +184,14 @@ fn select_tagged(index: &ImageIndex, tag: Option<&str>, path: &Path) -> Result<D
             .is_some_and(|name| Some(name.as_str()) == tag)
     };
     match tag {
-        Some(t) => manifests.iter().find(tagged).cloned().ok_or_else(|| ImageError::TagNotFound {
-            path: path.to_path_buf(),
-            tag: t.to_string(),
-        }),
+        Some(t) => manifests
+            .iter()
+            .find(tagged)
+            .cloned()
+            .ok_or_else(|| ImageError::TagNotFound {
+                path: path.to_path_buf(),
+                tag: t.to_string(),
+            }),
         None if manifests.len() == 1 => Ok(manifests[0].clone()),
         None => Err(ImageError::AmbiguousLayout {
             path: path.to_path_buf(),
@@ -169,18 +200,28 @@ fn select_tagged(index: &ImageIndex, tag: Option<&str>, path: &Path) -> Result<D
     }
 }
 
-fn read_store_json<T: serde::de::DeserializeOwned>(store: &Store, digest: &Digest, source_name: &str) -> Result<T, ImageError> {
+fn read_store_json<T: serde::de::DeserializeOwned>(
+    store: &Store,
+    digest: &Digest,
+    source_name: &str,
+) -> Result<T, ImageError> {
     let bytes = store.read_blob(digest)?;
     serde_json::from_slice(&bytes).map_err(|e| ImageError::BadJson {
         source_name: source_name.into(),
-        digest: digest.clone(),
+        digest: *digest,
         reason: e.to_string(),
     })
 }
 
 /// Follows an index down to the platform's manifest, then imports config and
 /// layers.
-fn resolve(store: &Store, blobs: &BlobSource, desc: &Descriptor, platform: &Platform, source_name: &str) -> Result<Image, ImageError> {
+fn resolve(
+    store: &Store,
+    blobs: &BlobSource,
+    desc: &Descriptor,
+    platform: &Platform,
+    source_name: &str,
+) -> Result<Image, ImageError> {
     let digest = digest_of(desc, source_name)?;
     blobs.import(store, &digest, source_name)?;
     let media = desc.media_type().to_string();
@@ -208,7 +249,7 @@ fn resolve(store: &Store, blobs: &BlobSource, desc: &Descriptor, platform: &Plat
         layers.push(LayerRef {
             diff_id: diff_id.parse().map_err(|e| ImageError::BadJson {
                 source_name: source_name.into(),
-                digest: config_digest.clone(),
+                digest: config_digest,
                 reason: format!("bad diff_id: {e}"),
             })?,
             blob,
@@ -223,10 +264,18 @@ fn resolve(store: &Store, blobs: &BlobSource, desc: &Descriptor, platform: &Plat
     })
 }
 
-fn choose_platform(index: &ImageIndex, platform: &Platform, source_name: &str) -> Result<Descriptor, ImageError> {
+fn choose_platform(
+    index: &ImageIndex,
+    platform: &Platform,
+    source_name: &str,
+) -> Result<Descriptor, ImageError> {
     let fits = |d: &&Descriptor| {
         d.platform().as_ref().is_some_and(|p| {
-            platform.matches(&p.os().to_string(), &p.architecture().to_string(), p.variant().as_deref())
+            platform.matches(
+                &p.os().to_string(),
+                &p.architecture().to_string(),
+                p.variant().as_deref(),
+            )
         })
     };
     if let Some(d) = index.manifests().iter().find(fits) {
@@ -235,7 +284,11 @@ fn choose_platform(index: &ImageIndex, platform: &Platform, source_name: &str) -
     let available = index
         .manifests()
         .iter()
-        .filter_map(|d| d.platform().as_ref().map(|p| format!("{}/{}", p.os(), p.architecture())))
+        .filter_map(|d| {
+            d.platform()
+                .as_ref()
+                .map(|p| format!("{}/{}", p.os(), p.architecture()))
+        })
         .collect::<Vec<_>>()
         .join(", ");
     Err(ImageError::PlatformNotFound {
@@ -267,7 +320,12 @@ fn stream_archive(store: &Store, path: &Path) -> Result<ArchiveFiles, ImageError
         if !entry.header().entry_type().is_file() {
             continue;
         }
-        let name = entry.path().map_err(io_at(path))?.to_string_lossy().trim_start_matches("./").to_string();
+        let name = entry
+            .path()
+            .map_err(io_at(path))?
+            .to_string_lossy()
+            .trim_start_matches("./")
+            .to_string();
         if SMALL_FILES.contains(&name.as_str()) {
             let mut bytes = Vec::new();
             entry.read_to_end(&mut bytes).map_err(io_at(path))?;
@@ -277,9 +335,11 @@ fn stream_archive(store: &Store, path: &Path) -> Result<ArchiveFiles, ImageError
         let mut writer = store.blob_writer()?;
         std::io::copy(&mut entry, &mut writer).map_err(io_at(path))?;
         // Files named by digest must hash to it.
-        let expected = name.strip_prefix("blobs/sha256/").and_then(|h| Digest::from_hex(h).ok());
+        let expected = name
+            .strip_prefix("blobs/sha256/")
+            .and_then(|h| Digest::from_hex(h).ok());
         let (digest, size) = match expected {
-            Some(want) => (want.clone(), writer.commit_expect(&want)?),
+            Some(want) => (want, writer.commit_expect(&want)?),
             None => writer.commit()?,
         };
         files.blobs.insert(name, (digest, size));
@@ -297,20 +357,42 @@ struct DockerManifestEntry {
 
 fn load_docker_archive(store: &Store, path: &Path) -> Result<Image, ImageError> {
     let files = stream_archive(store, path)?;
-    let manifest_bytes = files.small.get("manifest.json").ok_or_else(|| malformed(path, "docker archive", "no manifest.json"))?;
+    let manifest_bytes = files
+        .small
+        .get("manifest.json")
+        .ok_or_else(|| malformed(path, "docker archive", "no manifest.json"))?;
     let entries: Vec<DockerManifestEntry> = parse_json(manifest_bytes, path, "manifest.json")?;
     let entry = match entries.as_slice() {
         [one] => one,
-        _ => return Err(ImageError::AmbiguousLayout { path: path.to_path_buf(), count: entries.len() }),
+        _ => {
+            return Err(ImageError::AmbiguousLayout {
+                path: path.to_path_buf(),
+                count: entries.len(),
+            })
+        }
     };
     let blob = |name: &str| {
-        files.blobs.get(name.trim_start_matches("./")).cloned().ok_or_else(|| malformed(path, "manifest.json", format!("{name} is not in the archive")))
+        files
+            .blobs
+            .get(name.trim_start_matches("./"))
+            .cloned()
+            .ok_or_else(|| {
+                malformed(
+                    path,
+                    "manifest.json",
+                    format!("{name} is not in the archive"),
+                )
+            })
     };
     let (config_digest, _) = blob(&entry.config)?;
     let source_name = format!("docker-archive:{}", path.display());
     let config: ImageConfig = read_store_json(store, &config_digest, &source_name)?;
     if config.rootfs.diff_ids.len() != entry.layers.len() {
-        return Err(ImageError::LayerCountMismatch { source_name, diff_ids: config.rootfs.diff_ids.len(), layers: entry.layers.len() });
+        return Err(ImageError::LayerCountMismatch {
+            source_name,
+            diff_ids: config.rootfs.diff_ids.len(),
+            layers: entry.layers.len(),
+        });
     }
     let mut layers = Vec::new();
     for (name, diff_id) in entry.layers.iter().zip(&config.rootfs.diff_ids) {
@@ -319,13 +401,19 @@ fn load_docker_archive(store: &Store, path: &Path) -> Result<Image, ImageError> 
         let mut f = store.open_blob(&digest)?;
         let n = f.read(&mut head).map_err(io_at(store.blob_path(&digest)))?;
         layers.push(LayerRef {
-            diff_id: diff_id.parse().map_err(|e| malformed(path, "config", format!("bad diff_id: {e}")))?,
+            diff_id: diff_id
+                .parse()
+                .map_err(|e| malformed(path, "config", format!("bad diff_id: {e}")))?,
             blob: digest,
             media_type: layer_media_type(&head[..n]).to_string(),
             size,
         });
     }
-    Ok(Image { config, layers, manifest: None })
+    Ok(Image {
+        config,
+        layers,
+        manifest: None,
+    })
 }
 
 /// An image in the store under `name` (normalised as docker does).
@@ -334,7 +422,9 @@ fn load_named(store: &Store, name: &str, platform: &Platform) -> Result<Image, I
     let digest = candidates
         .iter()
         .find_map(|n| store.tag(n).ok().flatten())
-        .ok_or_else(|| ImageError::NotInStore { reference: name.to_string() })?;
+        .ok_or_else(|| ImageError::NotInStore {
+            reference: name.to_string(),
+        })?;
     let desc_json = serde_json::json!({
         "mediaType": OCI_MANIFEST,
         "digest": digest.to_string(),
@@ -342,7 +432,7 @@ fn load_named(store: &Store, name: &str, platform: &Platform) -> Result<Image, I
     });
     let desc: Descriptor = serde_json::from_value(desc_json).map_err(|e| ImageError::BadJson {
         source_name: name.into(),
-        digest: digest.clone(),
+        digest,
         reason: e.to_string(),
     })?;
     resolve(store, &BlobSource::Store, &desc, platform, name)

@@ -8,9 +8,17 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImageSource {
     Scratch,
-    OciLayout { path: PathBuf, tag: Option<String> },
-    OciArchive { path: PathBuf, tag: Option<String> },
-    DockerArchive { path: PathBuf },
+    OciLayout {
+        path: PathBuf,
+        tag: Option<String>,
+    },
+    OciArchive {
+        path: PathBuf,
+        tag: Option<String>,
+    },
+    DockerArchive {
+        path: PathBuf,
+    },
     /// A name like `busybox`, `registry:5000/app:1` or `app@sha256:...`.
     Named(String),
 }
@@ -38,9 +46,10 @@ impl fmt::Display for ImageSource {
 /// `/` (so `/a:b/c` is a path, `/a/c:latest` a path and a tag).
 fn path_and_tag(rest: &str) -> (PathBuf, Option<String>) {
     match rest.rsplit_once(':') {
-        Some((path, tag)) if !tag.contains('/') && !path.is_empty() => {
-            (PathBuf::from(path), Some(tag.to_string()).filter(|t| !t.is_empty()))
-        }
+        Some((path, tag)) if !tag.contains('/') && !path.is_empty() => (
+            PathBuf::from(path),
+            Some(tag.to_string()).filter(|t| !t.is_empty()),
+        ),
         _ => (PathBuf::from(rest), None),
     }
 }
@@ -79,8 +88,8 @@ impl ImageSource {
 pub fn normalize_name(name: &str) -> String {
     let (repo, suffix) = split_tag(name);
     let first = repo.split('/').next().unwrap_or("");
-    let has_domain = repo.contains('/')
-        && (first.contains('.') || first.contains(':') || first == "localhost");
+    let has_domain =
+        repo.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
     let repo = if has_domain {
         repo.to_string()
     } else if repo.contains('/') {
@@ -127,14 +136,23 @@ mod tests {
             }
         );
         assert_eq!(ImageSource::parse("SCRATCH"), ImageSource::Scratch);
-        assert!(matches!(ImageSource::parse("busybox"), ImageSource::Named(_)));
+        assert!(matches!(
+            ImageSource::parse("busybox"),
+            ImageSource::Named(_)
+        ));
     }
 
     #[test]
     fn names_normalise_like_docker() {
-        assert_eq!(normalize_name("busybox"), "docker.io/library/busybox:latest");
+        assert_eq!(
+            normalize_name("busybox"),
+            "docker.io/library/busybox:latest"
+        );
         assert_eq!(normalize_name("user/app:1"), "docker.io/user/app:1");
-        assert_eq!(normalize_name("localhost/acceptance/x:latest"), "localhost/acceptance/x:latest");
+        assert_eq!(
+            normalize_name("localhost/acceptance/x:latest"),
+            "localhost/acceptance/x:latest"
+        );
         assert_eq!(normalize_name("reg:5000/app"), "reg:5000/app:latest");
         assert_eq!(
             normalize_name("app@sha256:abc"),

@@ -22,7 +22,9 @@ pub enum LowerErrorKind {
     },
     #[error("FROM expects `AS` before a stage name, got {got:?}")]
     ExpectedAs { got: String },
-    #[error("invalid name for build stage: {name:?}, name can't start with a number or contain symbols")]
+    #[error(
+        "invalid name for build stage: {name:?}, name can't start with a number or contain symbols"
+    )]
     InvalidStageName { name: String },
     #[error("arg should start with -- : {word}")]
     FlagWithoutDashes { word: String },
@@ -39,11 +41,15 @@ pub enum LowerErrorKind {
     FlagMissingValue { flag: String },
     #[error("expecting boolean value for flag --{flag}, not: {value}")]
     FlagNotBool { flag: String, value: String },
-    #[error("invalid chmod parameter: {value:?}. it should be octal string and between 0 and 07777")]
+    #[error(
+        "invalid chmod parameter: {value:?}. it should be octal string and between 0 and 07777"
+    )]
     InvalidChmod { value: String },
     #[error("variable expansion is not supported for --from, define a new stage with FROM using ARG from global scope as a workaround")]
     FromWithVariable,
-    #[error("cannot copy from stage {from:?}, it needs to be defined before current stage {current:?}")]
+    #[error(
+        "cannot copy from stage {from:?}, it needs to be defined before current stage {current:?}"
+    )]
     StageDefinedLater { from: String, current: String },
     #[error("network mode {value:?} not supported")]
     InvalidNetwork { value: String },
@@ -84,18 +90,23 @@ pub enum LowerErrorKind {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{kind}")]
 pub struct LowerError {
-    pub kind: LowerErrorKind,
+    /// Boxed: kinds carry suggestions and lists, and errors travel through
+    /// every lowering function's `Result`.
+    pub kind: Box<LowerErrorKind>,
     pub span: Span,
 }
 
 impl LowerError {
     pub fn new(kind: LowerErrorKind, span: Span) -> Self {
-        LowerError { kind, span }
+        LowerError {
+            kind: Box::new(kind),
+            span,
+        }
     }
 
     pub fn hint(&self) -> Option<String> {
         use LowerErrorKind as K;
-        match &self.kind {
+        match self.kind.as_ref() {
             K::UnknownInstruction {
                 suggestion: Some(s),
                 ..

@@ -95,7 +95,10 @@ pub enum MountError {
         suggestion: Option<String>,
     },
     #[error("unexpected key '{key}' for mount type '{kind}'")]
-    KeyNotForType { key: &'static str, kind: &'static str },
+    KeyNotForType {
+        key: &'static str,
+        kind: &'static str,
+    },
     #[error("invalid value {value:?} for mount key '{key}': {expected}")]
     BadValue {
         key: &'static str,
@@ -177,7 +180,11 @@ fn split_csv(value: &str) -> Result<Vec<String>, MountError> {
                     }
                     Some('"') => break,
                     Some(c) => field.push(c),
-                    None => return Err(MountError::Csv("extraneous or missing \" in quoted-field".into())),
+                    None => {
+                        return Err(MountError::Csv(
+                            "extraneous or missing \" in quoted-field".into(),
+                        ))
+                    }
                 }
             }
             match chars.next() {
@@ -186,7 +193,11 @@ fn split_csv(value: &str) -> Result<Vec<String>, MountError> {
                     return Ok(fields);
                 }
                 Some(',') => {}
-                Some(_) => return Err(MountError::Csv("extraneous or missing \" in quoted-field".into())),
+                Some(_) => {
+                    return Err(MountError::Csv(
+                        "extraneous or missing \" in quoted-field".into(),
+                    ))
+                }
             }
         } else {
             loop {
@@ -310,7 +321,10 @@ impl MountSpec {
 /// Checks keys against the mount type and fills BuildKit's defaults.
 fn validate_for_type(m: &mut Mount, readonly: Option<bool>) -> Result<(), MountError> {
     let kind = m.kind.as_str();
-    let file_info = matches!(m.kind, MountType::Secret | MountType::Ssh | MountType::Cache);
+    let file_info = matches!(
+        m.kind,
+        MountType::Secret | MountType::Ssh | MountType::Cache
+    );
     let checks: [(&'static str, bool); 7] = [
         ("mode", m.mode.is_some() && !file_info),
         ("uid", m.uid.is_some() && !file_info),
@@ -337,7 +351,10 @@ fn validate_for_type(m: &mut Mount, readonly: Option<bool>) -> Result<(), MountE
             return Err(MountError::SecretWithoutName);
         }
     }
-    m.readonly = readonly.unwrap_or(matches!(m.kind, MountType::Bind | MountType::Secret | MountType::Ssh));
+    m.readonly = readonly.unwrap_or(matches!(
+        m.kind,
+        MountType::Bind | MountType::Secret | MountType::Ssh
+    ));
     Ok(())
 }
 
@@ -418,7 +435,10 @@ mod tests {
         assert!(!m.readonly);
         let m = mount("type=secret,id=tok,required,env=TOKEN");
         assert!(m.required && m.env.as_deref() == Some("TOKEN"));
-        assert_eq!(mount("type=tmpfs,target=/t,size=128m").size, Some(128 << 20));
+        assert_eq!(
+            mount("type=tmpfs,target=/t,size=128m").size,
+            Some(128 << 20)
+        );
     }
 
     #[test]
@@ -431,7 +451,10 @@ mod tests {
             MountSpec::parse("type=tmp,target=/x"),
             Err(MountError::UnsupportedType { suggestion: Some(s), .. }) if s == "tmpfs"
         ));
-        assert_eq!(MountSpec::parse("from=$X,target=/x"), Err(MountError::FromWithVariable));
+        assert_eq!(
+            MountSpec::parse("from=$X,target=/x"),
+            Err(MountError::FromWithVariable)
+        );
         assert!(MountSpec::parse("type=bind,target=/x,mode=0644").is_err());
         assert!(MountSpec::parse("type=secret").is_err());
         assert!(MountSpec::parse("type=cache").is_ok());
@@ -441,9 +464,7 @@ mod tests {
     fn variables_resolve_later() {
         let spec = MountSpec::parse("type=$T,target=/x").unwrap();
         assert!(spec.resolved.is_none());
-        let m = spec
-            .resolve(|v| Ok(v.replace("$T", "cache")))
-            .unwrap();
+        let m = spec.resolve(|v| Ok(v.replace("$T", "cache"))).unwrap();
         assert_eq!(m.kind, MountType::Cache);
     }
 

@@ -1,9 +1,13 @@
 //! "Did you mean …?" hints for misspelled words.
 
-/// The closest candidate within a small edit distance, if any.
+/// The closest candidate within an edit distance of 2 (BuildKit's rule for
+/// its "did you mean" hints), if any; words of one character get none.
 pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let word = word.to_ascii_lowercase();
-    let limit = (word.chars().count() / 3).max(1) + usize::from(word.len() > 4);
+    if word.chars().count() <= 1 {
+        return None;
+    }
+    let limit = 2;
     candidates
         .into_iter()
         .map(|c| (edit_distance(&word, &c.to_ascii_lowercase()), c))

@@ -434,7 +434,12 @@ impl<'a> Expander<'a> {
         at: usize,
     ) -> Result<String, ShellError> {
         self.expand_until(stop, raw_escapes, None).map_err(|err| {
-            if !self.at_end() || matches!(err, ShellError::TooDeep { .. } | ShellError::TooLarge { .. }) {
+            if !self.at_end()
+                || matches!(
+                    err,
+                    ShellError::TooDeep { .. } | ShellError::TooLarge { .. }
+                )
+            {
                 err
             } else if stop == Some('/') {
                 ShellError::MissingSlash { offset: at }

@@ -360,5 +360,11 @@ fn nested_replace_all_is_bounded() {
     let env = EnvList(vec![("v".into(), "x".repeat(300))]);
     let word = "${v////${v////${v////${v////${v////ab}}}}}";
     let err = Lexer::new('\\').process_word(word, &env).unwrap_err();
-    assert!(matches!(err, ShellError::InvalidPattern { .. } | ShellError::TooLarge { .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            ShellError::InvalidPattern { .. } | ShellError::TooLarge { .. }
+        ),
+        "{err:?}"
+    );
 }
