@@ -24,9 +24,95 @@ pub enum Command {
     Parse(ParseArgs),
     /// Check a Dockerfile against the build checks
     Lint(LintArgs),
+    /// List images in the store
+    Images(StoreArgs),
+    /// Show an image's config and layers as JSON
+    Inspect(InspectArgs),
+    /// Write images from the store to an archive
+    Save(SaveArgs),
+    /// Load images from an OCI or docker archive into the store
+    Load(LoadArgs),
+    /// Create an image from a root filesystem tarball
+    Import(ImportArgs),
+    /// Give an image in the store another name
+    Tag(TagArgs),
+    /// Remove image names from the store
+    Rmi(RmiArgs),
 }
 
-pub const SUBCOMMANDS: &[&str] = &["build", "parse", "lint", "help"];
+pub const SUBCOMMANDS: &[&str] = &[
+    "build", "parse", "lint", "images", "inspect", "save", "load", "import", "tag", "rmi", "help",
+];
+
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// Store directory (default /var/lib/rbuild for root, $XDG_DATA_HOME/rbuild otherwise)
+    #[arg(long, env = "RBUILD_ROOT")]
+    pub root: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Image names
+    #[arg(required = true)]
+    pub images: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SaveFormat {
+    Docker,
+    Oci,
+}
+
+#[derive(Debug, Args)]
+pub struct SaveArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Output file (default: standard output is not supported; give a file)
+    #[arg(short = 'o', long = "output", required = true)]
+    pub output: PathBuf,
+    #[arg(long, value_enum, default_value = "docker")]
+    pub format: SaveFormat,
+    /// Image name
+    pub image: String,
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Archive to read (OCI archive or docker-archive)
+    #[arg(short = 'i', long = "input", required = true)]
+    pub input: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Root filesystem tarball (plain, gzip or zstd)
+    pub tarball: PathBuf,
+    /// Name for the new image
+    pub reference: String,
+}
+
+#[derive(Debug, Args)]
+pub struct TagArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    pub source: String,
+    pub target: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RmiArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[arg(required = true)]
+    pub images: Vec<String>,
+}
 
 /// Inserts `build` after the program name unless a subcommand (or a global
 /// `--help`/`--version`) comes first.

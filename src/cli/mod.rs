@@ -6,6 +6,7 @@ mod args;
 mod build_cmd;
 mod commands;
 mod diagnostics;
+mod image_cmds;
 mod input;
 pub mod render;
 
@@ -45,6 +46,13 @@ pub fn run() -> i32 {
         args::Command::Build(a) => commands::build(*a),
         args::Command::Parse(a) => commands::parse(a),
         args::Command::Lint(a) => commands::lint_cmd(a),
+        args::Command::Images(a) => image_cmds::images(a),
+        args::Command::Inspect(a) => image_cmds::inspect(a),
+        args::Command::Save(a) => image_cmds::save(a),
+        args::Command::Load(a) => image_cmds::load(a),
+        args::Command::Import(a) => image_cmds::import(a),
+        args::Command::Tag(a) => image_cmds::tag(a),
+        args::Command::Rmi(a) => image_cmds::rmi(a),
     };
     match result {
         Ok(code) => code,

@@ -144,9 +144,14 @@ impl Store {
     /// Open a blob for reading. The content is not verified: use
     /// [`read_blob`](Store::read_blob) or [`verify_blob`](Store::verify_blob).
     pub fn open_blob(&self, d: &Digest) -> Result<fs_err::File, StoreError> {
+        let file = self.open_blob_file(d)?;
+        Ok(fs_err::File::from_parts(file, self.blob_path(d)))
+    }
+
+    fn open_blob_file(&self, d: &Digest) -> Result<File, StoreError> {
         let path = self.blob_path(d);
         match File::open(&path) {
-            Ok(file) => Ok(fs_err::File::from_parts(file, path)),
+            Ok(file) => Ok(file),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 Err(StoreError::BlobNotFound { digest: *d, path })
             }
@@ -158,7 +163,7 @@ impl Store {
     /// costs far less than the read, and a bad manifest or config must not be
     /// trusted).
     pub fn read_blob(&self, d: &Digest) -> Result<Vec<u8>, StoreError> {
-        let mut file = self.open_blob(d)?;
+        let mut file = self.open_blob_file(d)?;
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes)
             .map_err(at(&self.blob_path(d)))?;
@@ -171,7 +176,7 @@ impl Store {
 
     /// Re-hash a blob from disk and compare with its name.
     pub fn verify_blob(&self, d: &Digest) -> Result<(), StoreError> {
-        let mut file = self.open_blob(d)?;
+        let mut file = self.open_blob_file(d)?;
         let mut hasher = Hasher::new();
         let mut buf = vec![0u8; BUF_SIZE];
         loop {

@@ -40,6 +40,10 @@ pub(crate) fn owner_pid(name: &str) -> Option<i32> {
 }
 
 fn pid_alive(pid: i32) -> bool {
+    // Never probe 0 or negative pids: kill(-1, 0) asks about every process.
+    if pid <= 0 {
+        return false;
+    }
     let Some(pid) = rustix::process::Pid::from_raw(pid) else {
         return false;
     };
@@ -234,4 +238,26 @@ pub(crate) fn clean_stale(tmp: &Path) -> Result<usize, StoreError> {
         removed += 1;
     }
     Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_carry_the_owner_pid_and_are_unique() {
+        let (a, b) = (temp_name("blob"), temp_name("blob"));
+        assert_ne!(a, b);
+        assert_eq!(owner_pid(&a), Some(std::process::id() as i32));
+        assert!(a.ends_with(".blob"));
+        assert_eq!(owner_pid("not-ours"), None);
+        assert_eq!(owner_pid("12-3-4.dir"), Some(12));
+    }
+
+    #[test]
+    fn liveness() {
+        assert!(pid_alive(std::process::id() as i32));
+        assert!(!pid_alive(4_194_304)); // above PID_MAX_LIMIT
+        assert!(!pid_alive(0) && !pid_alive(-1));
+    }
 }
