@@ -473,3 +473,79 @@ fn same_source_date_epoch_gives_identical_images() {
     }
     assert_eq!(digests[0], digests[1]);
 }
+
+#[test]
+fn docker_archive_loads_into_podman_with_its_config() {
+    if !have("podman") {
+        eprintln!("SKIPPED: podman not installed");
+        return;
+    }
+    let work = tempfile::tempdir().expect("tempdir");
+    let base = make_base(work.path());
+    let docker_tar = work.path().join("image.docker.tar");
+    copy_meta_build(
+        work.path(),
+        &base,
+        &[
+            "--output",
+            &format!("type=docker,dest={}", docker_tar.display()),
+        ],
+    );
+    let podman = |args: &[&str]| {
+        Command::new("podman")
+            .args([
+                "--root",
+                &work.path().join("pr").to_string_lossy(),
+                "--runroot",
+                &work.path().join("prr").to_string_lossy(),
+                "--storage-driver",
+                "vfs",
+                "--events-backend",
+                "none",
+            ])
+            .args(args)
+            .output()
+            .expect("podman runs")
+    };
+    let load = podman(&["load", "-i", &docker_tar.to_string_lossy()]);
+    assert!(
+        load.status.success(),
+        "podman load: {}",
+        String::from_utf8_lossy(&load.stderr)
+    );
+    let inspect = podman(&["image", "inspect", "localhost/fixture:1"]);
+    assert!(
+        inspect.status.success(),
+        "podman inspect: {}",
+        String::from_utf8_lossy(&inspect.stderr)
+    );
+    let info: Value = serde_json::from_slice(&inspect.stdout).expect("json");
+    assert_eq!(info[0]["Config"]["User"], "app");
+    assert_eq!(info[0]["Config"]["WorkingDir"], "/srv/app");
+    assert_eq!(info[0]["Config"]["Labels"]["version"], "1");
+}
+
+#[test]
+fn copy_from_stages_by_name_index_and_wildcard_and_skips_unused_stages() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let out = work.path().join("out");
+    let root = work.path().join("store");
+    // The `unused` stage copies a file that does not exist: building it would fail.
+    rbuild(&[
+        "build",
+        "--root",
+        root.to_str().expect("utf-8"),
+        "--output",
+        &format!("type=local,dest={}", out.display()),
+        &fixture("multistage"),
+    ]);
+    let read =
+        |p: &str| std::fs::read_to_string(out.join(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
+    assert_eq!(read("final/a.txt"), "a\n");
+    assert_eq!(read("final/more/note.txt"), "from the assets stage\n");
+    assert_eq!(
+        (read("glob/a.txt"), read("glob/b.txt")),
+        ("a\n".to_string(), "b\n".to_string())
+    );
+    assert!(!out.join("never").exists());
+}

@@ -6,12 +6,14 @@ use super::archive;
 use super::error::BuildError;
 use super::layers;
 use super::progress::StepHandle;
+use super::rootfs::flatten;
 use super::rootfs::{existing_dir_entry, resolve_owner, RootView};
 use super::state::{chain_key, StageState};
 use super::workdir::normalize_workdir;
 use super::Build;
-use crate::context::{EntryKind as CtxKind, ResolvedSource, StatCache};
-use crate::ir::{Chmod, Copy, CopySource};
+use crate::context::{Context, EntryKind as CtxKind, PatternMatcher, ResolvedSource, StatCache};
+use crate::image::{load_image, ImageSource};
+use crate::ir::{Chmod, Copy, CopyFrom, CopySource};
 use crate::layer::{EntryKind, FileSource, LayerEntry};
 use crate::shell::Lexer;
 use sha2::{Digest as _, Sha256};
@@ -37,11 +39,6 @@ pub fn run(
     handle: StepHandle,
 ) -> Result<(), BuildError> {
     let keyword = if copy.add { "ADD" } else { "COPY" };
-    if copy.from.is_some() {
-        return Err(BuildError::Unsupported {
-            what: format!("{keyword} --from (copying out of another stage or image)"),
-        });
-    }
     if copy.parents || !copy.excludes.is_empty() {
         return Err(BuildError::Unsupported {
             what: format!("{keyword} --parents and --exclude"),
@@ -53,13 +50,15 @@ pub fn run(
         || dest_raw.ends_with('/')
         || dest_raw.ends_with("/.");
     let dest = normalize_workdir(&state.image.config.config.working_dir, &dest_raw);
-    let items = collect_items(b, state, copy)?;
+    let from = source_context(b, copy)?;
+    let ctx = from.as_ref().unwrap_or(&b.context);
+    let items = collect_items(ctx, state, copy)?;
     if items.is_empty() {
         return Err(BuildError::Invalid("no source files were specified".into()));
     }
     let chown = copy.chown.as_deref().map(|c| state.expand(c)).transpose()?;
     let chmod = chmod_value(state, copy.chmod.as_ref())?;
-    let content = content_digest(b, &items)?;
+    let content = content_digest(b, ctx, &items)?;
     let created_by = format!("{keyword} {}", describe_sources(copy, &dest_raw));
     state.key = chain_key(
         &state.key,
@@ -102,7 +101,7 @@ pub fn run(
             target: &target,
             into_dir: target_is_dir,
         };
-        add_item(b, copy, item, &place, &attrs, &mut plan, &mut temps)?;
+        add_item(b, ctx, copy, item, &place, &attrs, &mut plan, &mut temps)?;
     }
     let entries = plan.finish(&view, &attrs);
     let layer = layers::commit(b.store, &entries, b.opts.source_date_epoch)?;
@@ -143,7 +142,28 @@ fn chmod_value(state: &StageState, chmod: Option<&Chmod>) -> Result<Option<u32>,
     }
 }
 
-fn collect_items(b: &Build, state: &StageState, copy: &Copy) -> Result<Vec<Item>, BuildError> {
+/// The files COPY reads: the build context, or for `--from` the merged root
+/// filesystem of that stage or image, flattened once into a snapshot and
+/// read like a context (so wildcards and in-root symlink rules are the same).
+fn source_context(b: &Build, copy: &Copy) -> Result<Option<Context>, BuildError> {
+    let image = match &copy.from {
+        None => return Ok(None),
+        Some(CopyFrom::Stage(i)) => b.stages[*i]
+            .as_ref()
+            .map(|s| s.image.clone())
+            .ok_or_else(|| BuildError::Invalid(format!("stage {i} has not been built")))?,
+        Some(CopyFrom::Image(name)) => {
+            load_image(b.store, &ImageSource::parse(name), &b.opts.platform)?
+        }
+    };
+    let root = flatten(b.store, &image.layers)?;
+    Ok(Some(Context::with_excludes(
+        &root,
+        PatternMatcher::default(),
+    )?))
+}
+
+fn collect_items(ctx: &Context, state: &StageState, copy: &Copy) -> Result<Vec<Item>, BuildError> {
     let mut items = Vec::new();
     let mut any_source = false;
     for source in &copy.sources {
@@ -158,8 +178,7 @@ fn collect_items(b: &Build, state: &StageState, copy: &Copy) -> Result<Vec<Item>
                 }
                 any_source = true;
                 items.extend(
-                    b.context
-                        .resolve_source(&expanded)?
+                    ctx.resolve_source(&expanded)?
                         .into_iter()
                         .map(Item::Context),
                 );
@@ -194,7 +213,7 @@ fn collect_items(b: &Build, state: &StageState, copy: &Copy) -> Result<Vec<Item>
 }
 
 /// The cache input: selected context content plus heredoc bodies.
-fn content_digest(b: &Build, items: &[Item]) -> Result<String, BuildError> {
+fn content_digest(b: &Build, ctx: &Context, items: &[Item]) -> Result<String, BuildError> {
     let sources: Vec<ResolvedSource> = items
         .iter()
         .filter_map(|i| match i {
@@ -205,7 +224,7 @@ fn content_digest(b: &Build, items: &[Item]) -> Result<String, BuildError> {
     let cache_path = b.store.root().join("records").join("statcache.json");
     let mut stat_cache = StatCache::load(&cache_path);
     let mut h = Sha256::new();
-    h.update(b.context.digest(&sources, &mut stat_cache)?.as_bytes());
+    h.update(ctx.digest(&sources, &mut stat_cache)?.as_bytes());
     let _ = stat_cache.save(&cache_path);
     for item in items {
         if let Item::Heredoc { name, content } = item {
@@ -277,8 +296,10 @@ struct Placement<'a> {
     into_dir: bool,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn add_item(
     b: &Build,
+    ctx: &Context,
     copy: &Copy,
     item: &Item,
     place: &Placement,
@@ -311,7 +332,7 @@ fn add_item(
             Ok(())
         }
         Item::Context(source) => {
-            let host = b.context.root().join(&source.rel);
+            let host = ctx.root().join(&source.rel);
             if copy.add && !source.is_dir {
                 if let Some(temp) = archive::extract_if_archive(b.store, &host)? {
                     archive::add_extracted(temp.path(), target, attrs.owner, plan)?;
@@ -319,7 +340,7 @@ fn add_item(
                     return Ok(());
                 }
             }
-            let entries = b.context.entries(&source.rel)?;
+            let entries = ctx.entries(&source.rel)?;
             for e in entries {
                 let within = e.rel.strip_prefix(&source.rel).unwrap_or(Path::new(""));
                 let dest = if source.is_dir {
@@ -336,7 +357,7 @@ fn add_item(
                 }
                 let kind = match &e.kind {
                     CtxKind::File => EntryKind::File {
-                        source: FileSource::Path(b.context.root().join(&e.rel)),
+                        source: FileSource::Path(ctx.root().join(&e.rel)),
                         size: e.size,
                     },
                     CtxKind::Dir => EntryKind::Dir,

@@ -223,3 +223,31 @@ pub fn existing_dir_entry(view: &RootView, path: &Path) -> Option<crate::layer::
         xattrs: Vec::new(),
     })
 }
+
+/// The image's merged root filesystem as one directory (layers applied in
+/// order), kept in the store as a snapshot named by the layer chain.
+pub fn flatten(store: &Store, layers: &[LayerRef]) -> Result<PathBuf, BuildError> {
+    let ids: Vec<String> = layers.iter().map(|l| l.diff_id.to_string()).collect();
+    let id = format!(
+        "flat-{}",
+        super::state::chain_key("flatten", &[&ids.join(",")])
+    );
+    let path = store.snapshot_path(&id);
+    if path.is_dir() {
+        return Ok(path);
+    }
+    let temp = store.temp_dir()?;
+    let dest = temp.path().join("rootfs");
+    std::fs::create_dir(&dest).map_err(BuildError::io(&dest))?;
+    let opts = UnpackOptions {
+        whiteouts: WhiteoutMode::Apply,
+    };
+    for layer in layers {
+        let blob_path = store.blob_path(&layer.blob);
+        let mut reader = BufReader::new(store.open_blob(&layer.blob)?);
+        let head = reader.fill_buf().map_err(BuildError::io(&blob_path))?;
+        let compression = detect_compression(head);
+        unpack_layer(decompressor(reader, compression)?, &dest, &opts)?;
+    }
+    Ok(store.commit_snapshot(&dest, &id)?)
+}
