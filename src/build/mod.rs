@@ -168,7 +168,11 @@ impl Build<'_> {
 
     fn run_stage(&mut self, index: usize, base: &Base) -> Result<StageState, BuildError> {
         let stage = &self.plan.stages[index];
-        let label = format!("{} FROM {}", self.stage_label(stage, 1), stage.base);
+        let shown = match base {
+            Base::Stage(j) => self.plan.stages[*j].name.clone().unwrap_or_else(|| j.to_string()),
+            Base::Image(source) => source.to_string(),
+        };
+        let label = format!("{} FROM {shown}", self.stage_label(stage, 1));
         let handle = self.progress.start(&label);
         let (image, key) = match base {
             Base::Stage(j) => {
