@@ -169,7 +169,10 @@ impl Build<'_> {
     fn run_stage(&mut self, index: usize, base: &Base) -> Result<StageState, BuildError> {
         let stage = &self.plan.stages[index];
         let shown = match base {
-            Base::Stage(j) => self.plan.stages[*j].name.clone().unwrap_or_else(|| j.to_string()),
+            Base::Stage(j) => self.plan.stages[*j]
+                .name
+                .clone()
+                .unwrap_or_else(|| j.to_string()),
             Base::Image(source) => source.to_string(),
         };
         let label = format!("{} FROM {shown}", self.stage_label(stage, 1));
