@@ -549,3 +549,55 @@ fn copy_from_stages_by_name_index_and_wildcard_and_skips_unused_stages() {
     );
     assert!(!out.join("never").exists());
 }
+
+#[test]
+fn exclude_symbolic_chmod_and_named_contexts() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let ctx = work.path().join("ctx");
+    let other = work.path().join("other");
+    std::fs::create_dir_all(ctx.join("dir/sub")).expect("dirs");
+    std::fs::create_dir_all(&other).expect("dirs");
+    std::fs::write(ctx.join("dir/a.txt"), "a").expect("write");
+    std::fs::write(ctx.join("dir/sub/b.log"), "b").expect("write");
+    std::fs::write(other.join("n.txt"), "named").expect("write");
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM scratch\nCOPY --exclude=**/*.log --chmod=u=rw,go= dir/ /d/\nCOPY --from=extra n.txt /n.txt\n",
+    )
+    .expect("write");
+    let out = work.path().join("out");
+    let root = work.path().join("store");
+    rbuild(&[
+        "build",
+        "--root",
+        root.to_str().expect("utf-8"),
+        "--build-context",
+        &format!("extra={}", other.display()),
+        "--output",
+        &format!("type=local,dest={}", out.display()),
+        ctx.to_str().expect("utf-8"),
+    ]);
+    let mode = |p: &str| {
+        std::fs::metadata(out.join(p))
+            .expect(p)
+            .permissions()
+            .mode()
+            & 0o7777
+    };
+    assert_eq!(mode("d/a.txt"), 0o600);
+    assert_eq!(
+        mode("d/sub"),
+        0o600,
+        "symbolic modes apply to copied directories too"
+    );
+    assert_eq!(
+        mode("d"),
+        0o755,
+        "a destination directory COPY creates gets 0755"
+    );
+    assert!(!out.join("d/sub/b.log").exists(), "--exclude drops matches");
+    assert_eq!(
+        std::fs::read_to_string(out.join("n.txt")).expect("named context"),
+        "named"
+    );
+}

@@ -3,6 +3,7 @@
 //! BuildKit resolves them, and the result written as one layer.
 
 use super::archive;
+use super::chmod::{parse_symbolic, ModeChange};
 use super::error::BuildError;
 use super::layers;
 use super::progress::StepHandle;
@@ -10,7 +11,7 @@ use super::rootfs::flatten;
 use super::rootfs::{existing_dir_entry, resolve_owner, RootView};
 use super::state::{chain_key, StageState};
 use super::workdir::normalize_workdir;
-use super::Build;
+use super::{Build, NamedContext};
 use crate::context::{Context, EntryKind as CtxKind, PatternMatcher, ResolvedSource, StatCache};
 use crate::image::{load_image, ImageSource};
 use crate::ir::{Chmod, Copy, CopyFrom, CopySource};
@@ -26,10 +27,11 @@ enum Item {
     Heredoc { name: String, content: Vec<u8> },
 }
 
-/// Who owns and what mode new entries get.
+/// Who owns and what mode new entries get, and what `--exclude` drops.
 struct Attrs {
     owner: Option<(u32, u32)>,
-    chmod: Option<u32>,
+    chmod: Option<ModeChange>,
+    excludes: PatternMatcher,
 }
 
 pub fn run(
@@ -39,11 +41,13 @@ pub fn run(
     handle: StepHandle,
 ) -> Result<(), BuildError> {
     let keyword = if copy.add { "ADD" } else { "COPY" };
-    if copy.parents || !copy.excludes.is_empty() {
+    if copy.parents {
         return Err(BuildError::Unsupported {
-            what: format!("{keyword} --parents and --exclude"),
+            what: format!("{keyword} --parents"),
         });
     }
+    let excludes = PatternMatcher::new(&copy.excludes)
+        .map_err(|e| BuildError::Invalid(format!("invalid --exclude pattern: {e}")))?;
     let dest_raw = state.expand(&copy.dest)?;
     let dest_hint_dir = dest_raw.is_empty()
         || dest_raw == "."
@@ -64,6 +68,7 @@ pub fn run(
         &state.key,
         &[
             keyword,
+            &copy.excludes.join("\n"),
             &dest,
             &dest_hint_dir.to_string(),
             chown.as_deref().unwrap_or(""),
@@ -85,7 +90,11 @@ pub fn run(
         .as_deref()
         .map(|c| resolve_owner(Some(&view), c))
         .transpose()?;
-    let attrs = Attrs { owner, chmod };
+    let attrs = Attrs {
+        owner,
+        chmod,
+        excludes,
+    };
     let target = view.resolve(Path::new(&dest));
     let target_is_dir = dest_hint_dir || view.lookup(&target).is_some_and(|(_, m)| m.is_dir());
     if items.len() > 1 && !target_is_dir {
@@ -97,7 +106,6 @@ pub fn run(
     let mut temps = Vec::new();
     for item in &items {
         let place = Placement {
-            view: &view,
             target: &target,
             into_dir: target_is_dir,
         };
@@ -126,19 +134,23 @@ fn describe_sources(copy: &Copy, dest: &str) -> String {
     parts.join(" ")
 }
 
-fn chmod_value(state: &StageState, chmod: Option<&Chmod>) -> Result<Option<u32>, BuildError> {
+fn chmod_value(
+    state: &StageState,
+    chmod: Option<&Chmod>,
+) -> Result<Option<ModeChange>, BuildError> {
     match chmod {
         None => Ok(None),
-        Some(Chmod::Octal(m)) => Ok(Some(*m)),
+        Some(Chmod::Octal(m)) => Ok(Some(ModeChange::Octal(*m))),
+        Some(Chmod::Symbolic(text)) => parse_symbolic(text).map(Some),
         Some(Chmod::Unexpanded(text)) => {
             let value = state.expand(text)?;
-            crate::ir::parse_octal_mode(&value).map(Some).ok_or_else(|| {
+            if let Some(m) = crate::ir::parse_octal_mode(&value) {
+                return Ok(Some(ModeChange::Octal(m)));
+            }
+            parse_symbolic(&value).map(Some).map_err(|_| {
                 BuildError::Invalid(format!("invalid chmod parameter: {value:?}. it should be octal string and between 0 and 07777"))
             })
         }
-        Some(Chmod::Symbolic(_)) => Err(BuildError::Unsupported {
-            what: "symbolic --chmod modes".into(),
-        }),
     }
 }
 
@@ -153,7 +165,11 @@ fn source_context(b: &Build, copy: &Copy) -> Result<Option<Context>, BuildError>
             .map(|s| s.image.clone())
             .ok_or_else(|| BuildError::Invalid(format!("stage {i} has not been built")))?,
         Some(CopyFrom::Image(name)) => {
-            load_image(b.store, &ImageSource::parse(name), &b.opts.platform)?
+            match b.opts.named_contexts.get(&name.to_ascii_lowercase()) {
+                Some(NamedContext::Dir(dir)) => return Ok(Some(Context::open(dir, None)?)),
+                Some(NamedContext::Image(source)) => load_image(b.store, source, &b.opts.platform)?,
+                None => load_image(b.store, &ImageSource::parse(name), &b.opts.platform)?,
+            }
         }
     };
     let root = flatten(b.store, &image.layers)?;
@@ -289,7 +305,6 @@ fn rel(path: &Path) -> PathBuf {
 
 /// Where an item lands.
 struct Placement<'a> {
-    view: &'a RootView,
     /// The destination, symlinks resolved.
     target: &'a Path,
     /// A file source goes inside `target` rather than becoming it.
@@ -323,7 +338,10 @@ fn add_item(
                     size: content.len() as u64,
                     source: FileSource::Bytes(content.clone()),
                 },
-                mode: attrs.chmod.unwrap_or(0o644),
+                mode: attrs
+                    .chmod
+                    .as_ref()
+                    .map_or(0o644, |c| c.apply(0o644, false)),
                 uid,
                 gid,
                 mtime: plan.time,
@@ -343,6 +361,17 @@ fn add_item(
             let entries = ctx.entries(&source.rel)?;
             for e in entries {
                 let within = e.rel.strip_prefix(&source.rel).unwrap_or(Path::new(""));
+                // `entries` lists what is below a source directory, never the
+                // directory itself: the destination directory is created like
+                // any missing parent (0755, root or --chown), as BuildKit does.
+                let relative = if within.as_os_str().is_empty() {
+                    e.rel.file_name().map(Path::new)
+                } else {
+                    Some(within)
+                };
+                if relative.is_some_and(|r| attrs.excludes.matches(&r.to_string_lossy())) {
+                    continue;
+                }
                 let dest = if source.is_dir {
                     target.join(within)
                 } else if into_dir {
@@ -350,11 +379,6 @@ fn add_item(
                 } else {
                     target.to_path_buf()
                 };
-                let exists_as_dir = || place.view.lookup(&dest).is_some_and(|(_, m)| m.is_dir());
-                if within.as_os_str().is_empty() && source.is_dir && exists_as_dir() {
-                    // An existing destination directory keeps its metadata.
-                    continue;
-                }
                 let kind = match &e.kind {
                     CtxKind::File => EntryKind::File {
                         source: FileSource::Path(ctx.root().join(&e.rel)),
@@ -369,10 +393,11 @@ fn add_item(
                 let (uid, gid) = owner(e.uid, e.gid);
                 plan.add(LayerEntry {
                     path: rel(&dest),
-                    mode: match (&kind, attrs.chmod) {
-                        (EntryKind::Symlink { .. }, _) => e.mode & 0o7777,
-                        (_, Some(m)) => m,
-                        (_, None) => e.mode & 0o7777,
+                    mode: match (&kind, &attrs.chmod) {
+                        (EntryKind::Symlink { .. }, _) | (_, None) => e.mode & 0o7777,
+                        (kind, Some(change)) => {
+                            change.apply(e.mode, matches!(kind, EntryKind::Dir))
+                        }
                     },
                     kind,
                     uid,

@@ -3,6 +3,7 @@
 //! records live in the store.
 
 mod archive;
+mod chmod;
 mod copy;
 mod error;
 mod layers;
@@ -17,7 +18,7 @@ pub mod time;
 mod workdir;
 
 pub use error::BuildError;
-pub use options::{BuildOptions, ProgressMode};
+pub use options::{BuildOptions, NamedContext, ProgressMode};
 
 use crate::context::Context;
 use crate::dockerfile;
@@ -46,7 +47,7 @@ pub(crate) struct Build<'a> {
 pub fn build(store: &Store, plan: &BuildPlan, opts: &BuildOptions) -> Result<Image, BuildError> {
     let predefined = platform_args(&opts.platform, &Platform::host());
     let meta = Scope::meta(&plan.meta_args, &opts.build_args, &predefined, plan.escape)?;
-    let bases = resolve_bases(plan, &meta)?;
+    let bases = resolve_bases(plan, &meta, &opts.named_contexts)?;
     let target = match &opts.target {
         Some(name) => plan
             .stage_index(name)

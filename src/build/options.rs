@@ -1,6 +1,6 @@
 //! What a build is asked to do, as the CLI hands it over.
 
-use crate::image::Platform;
+use crate::image::{ImageSource, Platform};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -27,4 +27,38 @@ pub struct BuildOptions {
     pub context_dir: PathBuf,
     /// Path of the Dockerfile, when it is a file (for `<name>.dockerignore`).
     pub dockerfile_path: Option<PathBuf>,
+    /// `--build-context NAME=...`, by lower-cased name.
+    pub named_contexts: BTreeMap<String, NamedContext>,
+}
+
+/// What a `--build-context` names.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NamedContext {
+    /// A local directory, read like the main context.
+    Dir(PathBuf),
+    /// An image (`docker-image://REF`, `oci:PATH`, `oci-archive:PATH`, ...).
+    Image(ImageSource),
+}
+
+impl NamedContext {
+    /// `NAME=VALUE` as `--build-context` takes it.
+    pub fn parse(spec: &str) -> Result<(String, NamedContext), String> {
+        let (name, value) = spec
+            .split_once('=')
+            .filter(|(n, v)| !n.is_empty() && !v.is_empty())
+            .ok_or_else(|| format!("invalid --build-context {spec:?}: expected NAME=VALUE"))?;
+        let context = if let Some(reference) = value.strip_prefix("docker-image://") {
+            NamedContext::Image(ImageSource::Named(reference.to_string()))
+        } else if ["oci:", "oci-archive:", "docker-archive:"]
+            .iter()
+            .any(|p| value.starts_with(p))
+        {
+            NamedContext::Image(ImageSource::parse(value))
+        } else if value.contains("://") {
+            return Err(format!("--build-context {name}: {value:?} is not supported yet (use a directory, docker-image://, oci:, oci-archive: or docker-archive:)"));
+        } else {
+            NamedContext::Dir(PathBuf::from(value))
+        };
+        Ok((name.to_ascii_lowercase(), context))
+    }
 }

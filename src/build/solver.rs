@@ -3,9 +3,11 @@
 //! is never executed.
 
 use super::error::BuildError;
+use super::options::NamedContext;
 use super::scope::Scope;
 use crate::image::ImageSource;
 use crate::ir::{BuildPlan, Command, CopyFrom};
+use std::collections::BTreeMap;
 
 /// Where a stage starts.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,7 +18,11 @@ pub enum Base {
 
 /// Expands each FROM with the meta ARGs and decides: an earlier stage's name
 /// (case-insensitive) or an image.
-pub fn resolve_bases(plan: &BuildPlan, meta: &Scope) -> Result<Vec<Base>, BuildError> {
+pub fn resolve_bases(
+    plan: &BuildPlan,
+    meta: &Scope,
+    named: &BTreeMap<String, NamedContext>,
+) -> Result<Vec<Base>, BuildError> {
     let mut bases = Vec::with_capacity(plan.stages.len());
     for (i, stage) in plan.stages.iter().enumerate() {
         let text = meta.expand(&stage.base, None, plan.escape)?;
@@ -30,9 +36,15 @@ pub fn resolve_bases(plan: &BuildPlan, meta: &Scope) -> Result<Vec<Base>, BuildE
         let earlier = plan.stages[..i]
             .iter()
             .rposition(|s| s.name.as_deref() == Some(lower.as_str()));
-        bases.push(match earlier {
-            Some(j) => Base::Stage(j),
-            None => Base::Image(ImageSource::parse(&text)),
+        bases.push(match (earlier, named.get(&lower)) {
+            (Some(j), _) => Base::Stage(j),
+            (None, Some(NamedContext::Image(source))) => Base::Image(source.clone()),
+            (None, Some(NamedContext::Dir(_))) => {
+                return Err(BuildError::Unsupported {
+                    what: format!("FROM a directory build context ({text})"),
+                })
+            }
+            (None, None) => Base::Image(ImageSource::parse(&text)),
         });
     }
     Ok(bases)
@@ -93,7 +105,7 @@ mod tests {
         let text = "FROM scratch AS a\nFROM scratch AS unused\nFROM a AS b\nCOPY --from=0 / /\nFROM scratch AS c\nCOPY --from=b / /\n";
         let plan = lower(&parse(text).unwrap()).unwrap();
         let meta = Scope::default();
-        let bases = resolve_bases(&plan, &meta).unwrap();
+        let bases = resolve_bases(&plan, &meta, &BTreeMap::new()).unwrap();
         assert_eq!(bases[2], Base::Stage(0));
         assert_eq!(needed_stages(&plan, &bases, 3), [true, false, true, true]);
         assert_eq!(needed_stages(&plan, &bases, 1), [false, true, false, false]);

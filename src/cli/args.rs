@@ -174,6 +174,12 @@ pub struct BuildArgs {
     /// Write the image ID (config digest) to this file
     #[arg(long)]
     pub iidfile: Option<PathBuf>,
+    /// Extra named context: NAME=DIR, NAME=docker-image://REF, NAME=oci:PATH[:TAG] (repeatable)
+    #[arg(long = "build-context")]
+    pub build_contexts: Vec<String>,
+    /// Load the image into docker (or podman when no docker daemon answers)
+    #[arg(long)]
+    pub load: bool,
     /// Build context directory
     pub context: PathBuf,
 }

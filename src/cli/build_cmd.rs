@@ -4,7 +4,7 @@ use super::args::{BuildArgs, CompressionArg, Progress};
 use super::diagnostics::parse_and_lower;
 use super::input::find_dockerfile;
 use super::Failure;
-use crate::build::{self, BuildOptions, ProgressMode};
+use crate::build::{self, BuildOptions, NamedContext, ProgressMode};
 use crate::export::{self, Output};
 use crate::image::Platform;
 use crate::layer::Compression;
@@ -109,6 +109,11 @@ pub fn run(
         },
         context_dir: args.context.clone(),
         dockerfile_path: args.file.as_deref().filter(|f| *f != "-").map(Into::into),
+        named_contexts: args
+            .build_contexts
+            .iter()
+            .map(|c| NamedContext::parse(c).map_err(|e| Failure::usage(format!("error: {e}"))))
+            .collect::<Result<_, _>>()?,
     };
     let root = args.root.clone().unwrap_or_else(default_root);
     let store = Store::open(&root).map_err(|e| Failure::build(render_error(&e)))?;
@@ -127,6 +132,9 @@ pub fn run(
         export::export(&store, &image, output, &args.tags, compression)
             .map_err(|e| Failure::build(render_error(&e)))?;
     }
+    if args.load {
+        load_into_engine(&store, &image, &args.tags, compression)?;
+    }
     if let Some(path) = &args.iidfile {
         std::fs::write(path, stored.config.digest.to_string())
             .map_err(|e| Failure::build(format!("error: writing {}: {e}", path.display())))?;
@@ -135,4 +143,40 @@ pub fn run(
         eprintln!("image {} built", stored.config.digest);
     }
     Ok(0)
+}
+
+/// `--load`: a docker-archive handed to `docker load`, or to `podman load`
+/// when no docker daemon answers.
+fn load_into_engine(
+    store: &Store,
+    image: &crate::image::Image,
+    tags: &[String],
+    compression: Compression,
+) -> Result<(), Failure> {
+    let temp = store
+        .temp_dir()
+        .map_err(|e| Failure::build(render_error(&e)))?;
+    let archive = temp.path().join("image.docker.tar");
+    let output = Output::Docker {
+        dest: archive.clone(),
+    };
+    export::export(store, image, &output, tags, compression)
+        .map_err(|e| Failure::build(render_error(&e)))?;
+    let docker_ok = std::process::Command::new("docker")
+        .args(["info", "--format", "{{.ServerVersion}}"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let engine = if docker_ok { "docker" } else { "podman" };
+    let status = std::process::Command::new(engine)
+        .arg("load")
+        .arg("-i")
+        .arg(&archive)
+        .status()
+        .map_err(|e| Failure::build(format!("error: --load: running {engine}: {e}")))?;
+    if !status.success() {
+        return Err(Failure::build(format!(
+            "error: --load: {engine} load failed ({status})"
+        )));
+    }
+    Ok(())
 }
