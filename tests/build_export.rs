@@ -601,3 +601,34 @@ fn exclude_symbolic_chmod_and_named_contexts() {
         "named"
     );
 }
+
+#[test]
+fn copy_parents_keeps_source_paths() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let ctx = work.path().join("ctx");
+    for (path, text) in [("x/y/a.txt", "a"), ("x/z/a.txt", "za"), ("x/z/b.txt", "b")] {
+        std::fs::create_dir_all(ctx.join(path).parent().expect("parent")).expect("dirs");
+        std::fs::write(ctx.join(path), text).expect("write");
+    }
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM scratch\nCOPY --parents x/*/a.txt /p/\nCOPY --parents ./x/./z /q/\n",
+    )
+    .expect("write");
+    let out = work.path().join("out");
+    let root = work.path().join("store");
+    rbuild(&[
+        "build",
+        "--root",
+        root.to_str().expect("utf-8"),
+        "--output",
+        &format!("type=local,dest={}", out.display()),
+        ctx.to_str().expect("utf-8"),
+    ]);
+    let read =
+        |p: &str| std::fs::read_to_string(out.join(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
+    assert_eq!(read("p/x/y/a.txt"), "a");
+    assert_eq!(read("p/x/z/a.txt"), "za");
+    assert!(!out.join("p/x/z/b.txt").exists());
+    assert_eq!(read("q/z/b.txt"), "b");
+}

@@ -23,8 +23,13 @@ use std::path::{Path, PathBuf};
 
 /// One thing to copy.
 enum Item {
-    Context(ResolvedSource),
-    Heredoc { name: String, content: Vec<u8> },
+    /// A context path; with `--parents`, the part of its path kept under the
+    /// destination.
+    Context(ResolvedSource, Option<PathBuf>),
+    Heredoc {
+        name: String,
+        content: Vec<u8>,
+    },
 }
 
 /// Who owns and what mode new entries get, and what `--exclude` drops.
@@ -41,11 +46,6 @@ pub fn run(
     handle: StepHandle,
 ) -> Result<(), BuildError> {
     let keyword = if copy.add { "ADD" } else { "COPY" };
-    if copy.parents {
-        return Err(BuildError::Unsupported {
-            what: format!("{keyword} --parents"),
-        });
-    }
     let excludes = PatternMatcher::new(&copy.excludes)
         .map_err(|e| BuildError::Invalid(format!("invalid --exclude pattern: {e}")))?;
     let dest_raw = state.expand(&copy.dest)?;
@@ -69,6 +69,7 @@ pub fn run(
         &[
             keyword,
             &copy.excludes.join("\n"),
+            &copy.parents.to_string(),
             &dest,
             &dest_hint_dir.to_string(),
             chown.as_deref().unwrap_or(""),
@@ -193,11 +194,17 @@ fn collect_items(ctx: &Context, state: &StageState, copy: &Copy) -> Result<Vec<I
                     });
                 }
                 any_source = true;
-                items.extend(
-                    ctx.resolve_source(&expanded)?
-                        .into_iter()
-                        .map(Item::Context),
-                );
+                let pivot = parents_pivot(&expanded);
+                for source in ctx.resolve_source(&expanded)? {
+                    let keep = copy.parents.then(|| {
+                        source
+                            .rel
+                            .strip_prefix(&pivot)
+                            .unwrap_or(&source.rel)
+                            .to_path_buf()
+                    });
+                    items.push(Item::Context(source, keep));
+                }
             }
             CopySource::Heredoc(h) => {
                 let content = if h.expand {
@@ -228,12 +235,24 @@ fn collect_items(ctx: &Context, state: &StageState, copy: &Copy) -> Result<Vec<I
     Ok(items)
 }
 
+/// `COPY --parents`: the part of a source before `/./` is dropped from the
+/// kept path; without `/./` the whole path under the context root is kept.
+fn parents_pivot(pattern: &str) -> PathBuf {
+    match pattern.find("/./") {
+        Some(i) => Path::new(&pattern[..i])
+            .components()
+            .filter(|c| matches!(c, std::path::Component::Normal(_)))
+            .collect(),
+        None => PathBuf::new(),
+    }
+}
+
 /// The cache input: selected context content plus heredoc bodies.
 fn content_digest(b: &Build, ctx: &Context, items: &[Item]) -> Result<String, BuildError> {
     let sources: Vec<ResolvedSource> = items
         .iter()
         .filter_map(|i| match i {
-            Item::Context(s) => Some(s.clone()),
+            Item::Context(s, _) => Some(s.clone()),
             Item::Heredoc { .. } => None,
         })
         .collect();
@@ -349,7 +368,7 @@ fn add_item(
             });
             Ok(())
         }
-        Item::Context(source) => {
+        Item::Context(source, keep) => {
             let host = ctx.root().join(&source.rel);
             if copy.add && !source.is_dir {
                 if let Some(temp) = archive::extract_if_archive(b.store, &host)? {
@@ -372,7 +391,9 @@ fn add_item(
                 if relative.is_some_and(|r| attrs.excludes.matches(&r.to_string_lossy())) {
                     continue;
                 }
-                let dest = if source.is_dir {
+                let dest = if let Some(keep) = keep {
+                    target.join(keep).join(within)
+                } else if source.is_dir {
                     target.join(within)
                 } else if into_dir {
                     target.join(source.rel.file_name().unwrap_or_default())
