@@ -73,10 +73,14 @@ fn parse_buildkit_dump_format() {
 fn build_without_subcommand_is_build() {
     let dir = scratch_dir("default-build");
     std::fs::write(dir.join("Dockerfile"), "FROM scratch\nCOPY x /\n").expect("write");
-    let with = rbuild(&["build", dir.to_str().expect("utf-8")], None);
-    let without = rbuild(&[dir.to_str().expect("utf-8")], None);
-    assert_eq!(with.status.code(), without.status.code());
-    assert_eq!(stderr(&with), stderr(&without));
+    std::fs::write(dir.join("x"), "x").expect("write");
+    let root = dir.join("store");
+    let root = root.to_str().expect("utf-8");
+    let ctx = dir.to_str().expect("utf-8");
+    let with = rbuild(&["build", "--root", root, "--progress", "quiet", ctx], None);
+    let without = rbuild(&["--root", root, "--progress", "quiet", ctx], None);
+    assert_eq!(with.status.code(), Some(0), "{}", stderr(&with));
+    assert_eq!(without.status.code(), Some(0), "{}", stderr(&without));
 }
 
 #[test]
@@ -132,4 +136,31 @@ fn usage_errors_exit_2() {
     let out = rbuild(&["parse", "/nonexistent/Dockerfile"], None);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("/nonexistent/Dockerfile"));
+}
+
+#[test]
+fn dockerfile_from_stdin_builds() {
+    let dir = scratch_dir("stdin-build");
+    std::fs::write(dir.join("x.txt"), "x\n").expect("write");
+    let root = dir.join("store");
+    let out_dir = dir.join("out");
+    let output = format!("type=local,dest={}", out_dir.display());
+    let out = rbuild(
+        &[
+            "build",
+            "--root",
+            root.to_str().expect("utf-8"),
+            "-f",
+            "-",
+            "--output",
+            &output,
+            dir.to_str().expect("utf-8"),
+        ],
+        Some("FROM scratch\nCOPY x.txt /copied.txt\n"),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(out_dir.join("copied.txt")).expect("copied"),
+        "x\n"
+    );
 }

@@ -58,6 +58,18 @@ impl Image {
     }
 }
 
+/// The OCI media type for a layer whatever the manifest called it: docker's
+/// `rootfs.diff.tar[.gzip|.zstd]` types name the same bytes, and an OCI
+/// manifest must not mix them in.
+pub fn oci_layer_media_type(media_type: &str) -> String {
+    match media_type {
+        "application/vnd.docker.image.rootfs.diff.tar.gzip" => LAYER_GZIP.into(),
+        "application/vnd.docker.image.rootfs.diff.tar.zstd" => LAYER_ZSTD.into(),
+        "application/vnd.docker.image.rootfs.diff.tar" => LAYER_TAR.into(),
+        other => other.to_string(),
+    }
+}
+
 /// The media type a layer blob gets from its first bytes.
 pub fn layer_media_type(first_bytes: &[u8]) -> &'static str {
     match detect_compression(first_bytes) {
@@ -253,7 +265,7 @@ fn resolve(
                 reason: format!("bad diff_id: {e}"),
             })?,
             blob,
-            media_type: layer.media_type().to_string(),
+            media_type: oci_layer_media_type(&layer.media_type().to_string()),
             size: layer.size(),
         });
     }
