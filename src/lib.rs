@@ -12,5 +12,6 @@ pub mod image;
 pub mod ir;
 pub mod layer;
 pub mod lint;
+pub mod sandbox;
 pub mod shell;
 pub mod store;

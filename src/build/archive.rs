@@ -6,8 +6,8 @@
 use super::copy::EntryPlan;
 use super::error::BuildError;
 use crate::layer::{
-    decompressor, detect_compression, entries_from_dir, unpack_layer, Compression, ScanOptions,
-    UnpackOptions, WhiteoutMode,
+    decompressor, detect_compression, entries_from_dir, unpack_layer, ScanOptions, UnpackOptions,
+    WhiteoutMode,
 };
 use crate::store::{Store, TempDir};
 use std::io::{BufRead, BufReader, Read};
@@ -41,20 +41,31 @@ fn looks_like_tar(header: &[u8]) -> bool {
     stored == Some(computed)
 }
 
-fn open_decompressed(path: &Path) -> Result<(Box<dyn Read>, bool), BuildError> {
+/// bzip2 streams start with `BZh` and the block size digit.
+const BZIP2_MAGIC: &[u8] = b"BZh";
+/// xz streams start with `FD 37 7A 58 5A 00` (`\xFD7zXZ\0`).
+const XZ_MAGIC: &[u8] = &[0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00];
+
+/// Opens `path` decompressed. Layers only ever use gzip and zstd, so those
+/// come from `crate::layer`; ADD also takes bzip2 and xz, as BuildKit does,
+/// and those two are recognised here.
+fn open_decompressed(path: &Path) -> Result<Box<dyn Read>, BuildError> {
     let file = std::fs::File::open(path).map_err(BuildError::io(path))?;
     let mut reader = BufReader::new(file);
     let head = reader.fill_buf().map_err(BuildError::io(path))?;
+    if head.starts_with(BZIP2_MAGIC) {
+        return Ok(Box::new(bzip2::read::MultiBzDecoder::new(reader)));
+    }
+    if head.starts_with(XZ_MAGIC) {
+        return Ok(Box::new(lzma_rust2::XzReader::new(reader, true)));
+    }
     let compression = detect_compression(head);
-    Ok((
-        decompressor(reader, compression)?,
-        compression != Compression::None,
-    ))
+    Ok(decompressor(reader, compression)?)
 }
 
 /// Unpacks `path` into a fresh temp dir when it is a tar archive.
 pub fn extract_if_archive(store: &Store, path: &Path) -> Result<Option<TempDir>, BuildError> {
-    let (mut stream, _) = open_decompressed(path)?;
+    let mut stream = open_decompressed(path)?;
     let mut header = vec![0u8; 512];
     let mut filled = 0;
     while filled < header.len() {
@@ -69,7 +80,7 @@ pub fn extract_if_archive(store: &Store, path: &Path) -> Result<Option<TempDir>,
         return Ok(None);
     }
     let temp = store.temp_dir()?;
-    let (stream, _) = open_decompressed(path)?;
+    let stream = open_decompressed(path)?;
     let opts = UnpackOptions {
         whiteouts: WhiteoutMode::Apply,
     };

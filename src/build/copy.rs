@@ -1,10 +1,12 @@
-//! COPY and ADD from the build context (and heredocs): sources selected and
-//! hashed for the cache key, destinations resolved in the image the way
-//! BuildKit resolves them, and the result written as one layer.
+//! COPY and ADD from the build context (and heredocs, and for ADD URLs):
+//! sources selected and hashed for the cache key, destinations resolved in
+//! the image the way BuildKit resolves them, and the result written as one
+//! layer.
 
 use super::archive;
 use super::chmod::{parse_symbolic, ModeChange};
 use super::error::BuildError;
+use super::fetch::{self, Checksum, Download};
 use super::layers;
 use super::progress::StepHandle;
 use super::rootfs::flatten;
@@ -30,6 +32,8 @@ enum Item {
         name: String,
         content: Vec<u8>,
     },
+    /// An ADD URL, already downloaded (into one of `temps`).
+    Url(Download),
 }
 
 /// Who owns and what mode new entries get, and what `--exclude` drops.
@@ -56,7 +60,9 @@ pub fn run(
     let dest = normalize_workdir(&state.image.config.config.working_dir, &dest_raw);
     let from = source_context(b, copy)?;
     let ctx = from.as_ref().unwrap_or(&b.context);
-    let items = collect_items(ctx, state, copy)?;
+    // Temp dirs (downloads, unpacked archives) live until the layer is written.
+    let mut temps = Vec::new();
+    let items = collect_items(b, ctx, state, copy, &mut temps)?;
     if items.is_empty() {
         return Err(BuildError::Invalid("no source files were specified".into()));
     }
@@ -75,6 +81,7 @@ pub fn run(
             chown.as_deref().unwrap_or(""),
             &format!("{chmod:?}"),
             &copy.link.to_string(),
+            &format!("{:?}", copy.unpack),
             &content,
         ],
     );
@@ -104,7 +111,6 @@ pub fn run(
         )));
     }
     let mut plan = EntryPlan::new(state.time);
-    let mut temps = Vec::new();
     for item in &items {
         let place = Placement {
             target: &target,
@@ -180,18 +186,43 @@ fn source_context(b: &Build, copy: &Copy) -> Result<Option<Context>, BuildError>
     )?))
 }
 
-fn collect_items(ctx: &Context, state: &StageState, copy: &Copy) -> Result<Vec<Item>, BuildError> {
+fn collect_items(
+    b: &Build,
+    ctx: &Context,
+    state: &StageState,
+    copy: &Copy,
+    temps: &mut Vec<crate::store::TempDir>,
+) -> Result<Vec<Item>, BuildError> {
+    let checksum = match &copy.checksum {
+        None => None,
+        Some(_) if copy.sources.len() != 1 => {
+            return Err(BuildError::Invalid(
+                "--checksum can't be specified for multiple sources".into(),
+            ))
+        }
+        Some(text) => Some(Checksum::parse(&state.expand(text)?)?),
+    };
     let mut items = Vec::new();
     let mut any_source = false;
     for source in &copy.sources {
         match source {
             CopySource::Path(p) => {
                 let expanded = state.expand(p)?;
-                if copy.add && (expanded.starts_with("http://") || expanded.starts_with("https://"))
-                {
-                    return Err(BuildError::Unsupported {
-                        what: "ADD from a URL".into(),
-                    });
+                if fetch::is_url(&expanded) && copy.from.is_none() {
+                    if !copy.add {
+                        return Err(BuildError::Invalid(format!(
+                            "source can't be a URL for COPY: {expanded}"
+                        )));
+                    }
+                    let (download, temp) = fetch::download(b.store, &expanded, checksum.as_ref())?;
+                    temps.push(temp);
+                    items.push(Item::Url(download));
+                    continue;
+                }
+                if checksum.is_some() {
+                    return Err(BuildError::Invalid(format!(
+                        "--checksum requires an HTTP(S) source, and {expanded:?} is not a URL"
+                    )));
                 }
                 any_source = true;
                 let pivot = parents_pivot(&expanded);
@@ -253,7 +284,7 @@ fn content_digest(b: &Build, ctx: &Context, items: &[Item]) -> Result<String, Bu
         .iter()
         .filter_map(|i| match i {
             Item::Context(s, _) => Some(s.clone()),
-            Item::Heredoc { .. } => None,
+            Item::Heredoc { .. } | Item::Url(_) => None,
         })
         .collect();
     let cache_path = b.store.root().join("records").join("statcache.json");
@@ -262,10 +293,20 @@ fn content_digest(b: &Build, ctx: &Context, items: &[Item]) -> Result<String, Bu
     h.update(ctx.digest(&sources, &mut stat_cache)?.as_bytes());
     let _ = stat_cache.save(&cache_path);
     for item in items {
-        if let Item::Heredoc { name, content } = item {
-            h.update(name.as_bytes());
-            h.update([0]);
-            h.update(Sha256::digest(content));
+        match item {
+            Item::Heredoc { name, content } => {
+                h.update(name.as_bytes());
+                h.update([0]);
+                h.update(Sha256::digest(content));
+            }
+            Item::Url(d) => {
+                let mtime = d.mtime.to_string();
+                for part in ["url", &d.name, &d.digest, &mtime] {
+                    h.update(part.as_bytes());
+                    h.update([0]);
+                }
+            }
+            Item::Context(..) => {}
         }
     }
     Ok(hex::encode(h.finalize()))
@@ -343,34 +384,54 @@ fn add_item(
 ) -> Result<(), BuildError> {
     let owner = |uid: u32, gid: u32| attrs.owner.unwrap_or((uid, gid));
     let (target, into_dir) = (place.target, place.into_dir);
+    // A single file made by the build: named `name` inside a directory
+    // destination, else the destination itself; root or --chown owns it.
+    let single_file = |name: &str, source: FileSource, size: u64, mode: u32, mtime: i64| {
+        let path = if into_dir {
+            target.join(name)
+        } else {
+            target.to_path_buf()
+        };
+        let (uid, gid) = owner(0, 0);
+        LayerEntry {
+            path: rel(&path),
+            kind: EntryKind::File { source, size },
+            mode: attrs.chmod.as_ref().map_or(mode, |c| c.apply(mode, false)),
+            uid,
+            gid,
+            mtime,
+            xattrs: Vec::new(),
+        }
+    };
     match item {
         Item::Heredoc { name, content } => {
-            let path = if into_dir {
-                target.join(name)
-            } else {
-                target.to_path_buf()
-            };
-            let (uid, gid) = owner(0, 0);
-            plan.add(LayerEntry {
-                path: rel(&path),
-                kind: EntryKind::File {
-                    size: content.len() as u64,
-                    source: FileSource::Bytes(content.clone()),
-                },
-                mode: attrs
-                    .chmod
-                    .as_ref()
-                    .map_or(0o644, |c| c.apply(0o644, false)),
-                uid,
-                gid,
-                mtime: plan.time,
-                xattrs: Vec::new(),
-            });
+            let source = FileSource::Bytes(content.clone());
+            plan.add(single_file(
+                name,
+                source,
+                content.len() as u64,
+                0o644,
+                plan.time,
+            ));
+            Ok(())
+        }
+        // BuildKit unpacks a downloaded archive only with --unpack=true.
+        Item::Url(d) => {
+            if copy.unpack == Some(true) {
+                if let Some(temp) = archive::extract_if_archive(b.store, &d.path)? {
+                    archive::add_extracted(temp.path(), target, attrs.owner, plan)?;
+                    temps.push(temp);
+                    return Ok(());
+                }
+            }
+            // Downloads are 0600, as in BuildKit's HTTP source.
+            let source = FileSource::Path(d.path.clone());
+            plan.add(single_file(&d.name, source, d.size, 0o600, d.mtime));
             Ok(())
         }
         Item::Context(source, keep) => {
             let host = ctx.root().join(&source.rel);
-            if copy.add && !source.is_dir {
+            if copy.add && copy.unpack != Some(false) && !source.is_dir {
                 if let Some(temp) = archive::extract_if_archive(b.store, &host)? {
                     archive::add_extracted(temp.path(), target, attrs.owner, plan)?;
                     temps.push(temp);

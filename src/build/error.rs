@@ -31,6 +31,10 @@ pub enum BuildError {
     Cycle(String),
     #[error("{0}")]
     Invalid(String),
+    #[error(transparent)]
+    Sandbox(#[from] crate::sandbox::SandboxError),
+    #[error("process \"{command}\" did not complete successfully: exit code: {code}")]
+    RunFailed { command: String, code: i32 },
     #[error("{what} is not implemented yet")]
     Unsupported { what: String },
     #[error("Dockerfile:{line}: {instruction}: {source}")]

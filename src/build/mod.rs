@@ -6,11 +6,15 @@ mod archive;
 mod chmod;
 mod copy;
 mod error;
+mod fetch;
 mod layers;
 mod metadata;
 mod options;
 mod progress;
 mod rootfs;
+mod run;
+mod run_mounts;
+mod run_user;
 mod scope;
 mod solver;
 mod state;
@@ -18,7 +22,7 @@ pub mod time;
 mod workdir;
 
 pub use error::BuildError;
-pub use options::{BuildOptions, NamedContext, ProgressMode};
+pub use options::{BuildOptions, NamedContext, NetworkDefault, ProgressMode, SecretSource};
 
 use crate::context::Context;
 use crate::dockerfile;
@@ -283,9 +287,10 @@ impl Build<'_> {
                 let handle = self.progress.start(&format!("{label} {}", step.original));
                 copy::run(self, state, copy, handle)
             }
-            Command::Run(_) => Err(BuildError::Unsupported {
-                what: "RUN (sandboxed execution arrives with issue 4)".into(),
-            }),
+            Command::Run(r) => {
+                let handle = self.progress.start(&format!("{label} {}", step.original));
+                run::run(self, state, r, handle)
+            }
         }
     }
 }

@@ -29,6 +29,28 @@ pub struct BuildOptions {
     pub dockerfile_path: Option<PathBuf>,
     /// `--build-context NAME=...`, by lower-cased name.
     pub named_contexts: BTreeMap<String, NamedContext>,
+    /// `--secret id=ID,src=PATH|env=VAR`, by id.
+    pub secrets: BTreeMap<String, SecretSource>,
+    /// `--ssh default|ID=SOCKET`: agent sockets by id.
+    pub ssh: BTreeMap<String, PathBuf>,
+    /// `--network`: the default for RUN steps without `--network`.
+    pub network: NetworkDefault,
+    /// `--add-host NAME:IP` entries for RUN's /etc/hosts.
+    pub add_hosts: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    File(PathBuf),
+    Env(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NetworkDefault {
+    /// The host's network, as `docker build` gives.
+    #[default]
+    Host,
+    None,
 }
 
 /// What a `--build-context` names.

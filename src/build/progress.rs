@@ -12,8 +12,8 @@ pub struct Progress {
 
 /// A started step.
 pub struct StepHandle {
-    id: usize,
-    started: Instant,
+    pub(super) id: usize,
+    pub(super) started: Instant,
 }
 
 impl Progress {
@@ -21,7 +21,7 @@ impl Progress {
         Progress { mode, next: 1 }
     }
 
-    fn line(&self, text: &str) {
+    pub(super) fn line(&self, text: &str) {
         if self.mode == ProgressMode::Plain {
             let mut err = std::io::stderr().lock();
             let _ = writeln!(err, "{text}");

@@ -6,17 +6,16 @@
 //! top-down with overlayfs's rules. Nothing is mounted and nothing is copied.
 
 use super::error::BuildError;
-use crate::image::LayerRef;
-use crate::layer::{decompressor, detect_compression, unpack_layer, UnpackOptions, WhiteoutMode};
+use crate::image::{apply_layer, LayerRef};
+use crate::layer::WhiteoutMode;
 use crate::store::Store;
 use std::fs::Metadata;
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Component, Path, PathBuf};
 
 pub struct RootView {
     /// Snapshot directories, top layer first.
-    layers: Vec<PathBuf>,
+    pub(super) layers: Vec<PathBuf>,
 }
 
 /// Makes sure a layer's snapshot exists; returns its directory.
@@ -29,16 +28,7 @@ pub fn ensure_snapshot(store: &Store, layer: &LayerRef) -> Result<PathBuf, Build
     let temp = store.temp_dir()?;
     let dest = temp.path().join("rootfs");
     std::fs::create_dir(&dest).map_err(BuildError::io(&dest))?;
-    let blob_path = store.blob_path(&layer.blob);
-    let file = store.open_blob(&layer.blob)?;
-    let mut reader = BufReader::new(file);
-    let head = reader.fill_buf().map_err(BuildError::io(&blob_path))?;
-    let compression = detect_compression(head);
-    let stream = decompressor(reader, compression)?;
-    let opts = UnpackOptions {
-        whiteouts: WhiteoutMode::Overlay,
-    };
-    unpack_layer(stream, &dest, &opts)?;
+    apply_layer(store, layer, &dest, WhiteoutMode::Overlay)?;
     Ok(store.commit_snapshot(&dest, &id)?)
 }
 
@@ -239,15 +229,8 @@ pub fn flatten(store: &Store, layers: &[LayerRef]) -> Result<PathBuf, BuildError
     let temp = store.temp_dir()?;
     let dest = temp.path().join("rootfs");
     std::fs::create_dir(&dest).map_err(BuildError::io(&dest))?;
-    let opts = UnpackOptions {
-        whiteouts: WhiteoutMode::Apply,
-    };
     for layer in layers {
-        let blob_path = store.blob_path(&layer.blob);
-        let mut reader = BufReader::new(store.open_blob(&layer.blob)?);
-        let head = reader.fill_buf().map_err(BuildError::io(&blob_path))?;
-        let compression = detect_compression(head);
-        unpack_layer(decompressor(reader, compression)?, &dest, &opts)?;
+        apply_layer(store, layer, &dest, WhiteoutMode::Apply)?;
     }
     Ok(store.commit_snapshot(&dest, &id)?)
 }

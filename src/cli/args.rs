@@ -180,6 +180,18 @@ pub struct BuildArgs {
     /// Load the image into docker (or podman when no docker daemon answers)
     #[arg(long)]
     pub load: bool,
+    /// Secret for RUN --mount=type=secret: id=ID,src=PATH or id=ID,env=VAR (repeatable)
+    #[arg(long = "secret")]
+    pub secrets: Vec<String>,
+    /// SSH agent for RUN --mount=type=ssh: default or ID=SOCKET (repeatable)
+    #[arg(long = "ssh")]
+    pub ssh: Vec<String>,
+    /// Network for RUN steps without --network: default (host), none or host
+    #[arg(long, default_value = "default")]
+    pub network: String,
+    /// Add NAME:IP to /etc/hosts in RUN steps (repeatable)
+    #[arg(long = "add-host")]
+    pub add_hosts: Vec<String>,
     /// Build context directory
     pub context: PathBuf,
 }

@@ -4,7 +4,7 @@ use super::args::{BuildArgs, CompressionArg, Progress};
 use super::diagnostics::parse_and_lower;
 use super::input::find_dockerfile;
 use super::Failure;
-use crate::build::{self, BuildOptions, NamedContext, ProgressMode};
+use crate::build::{self, BuildOptions, NamedContext, NetworkDefault, ProgressMode, SecretSource};
 use crate::export::{self, Output};
 use crate::image::Platform;
 use crate::layer::Compression;
@@ -52,6 +52,51 @@ fn source_date_epoch(build_args: &BTreeMap<String, String>) -> Result<Option<i64
         })
     })
     .transpose()
+}
+
+/// `--secret id=ID,src=PATH` / `id=ID,env=VAR` (`source=`/`type=file|env` accepted).
+fn secrets(specs: &[String]) -> Result<BTreeMap<String, SecretSource>, Failure> {
+    let mut map = BTreeMap::new();
+    for spec in specs {
+        let mut id = None;
+        let mut source = None;
+        for field in spec.split(',') {
+            match field.split_once('=') {
+                Some(("id", v)) => id = Some(v.to_string()),
+                Some(("src" | "source", v)) => source = Some(SecretSource::File(v.into())),
+                Some(("env", v)) => source = Some(SecretSource::Env(v.to_string())),
+                Some(("type", "file" | "env")) => {}
+                _ => {
+                    return Err(Failure::usage(format!(
+                        "error: --secret {spec:?}: expected id=ID,src=PATH or id=ID,env=VAR"
+                    )))
+                }
+            }
+        }
+        let id =
+            id.ok_or_else(|| Failure::usage(format!("error: --secret {spec:?}: id= is required")))?;
+        let source = source.unwrap_or_else(|| SecretSource::Env(id.clone()));
+        map.insert(id, source);
+    }
+    Ok(map)
+}
+
+/// `--ssh default` (the host's SSH_AUTH_SOCK) or `--ssh ID=SOCKET`.
+fn ssh_agents(specs: &[String]) -> Result<BTreeMap<String, std::path::PathBuf>, Failure> {
+    let mut map = BTreeMap::new();
+    for spec in specs {
+        let (id, socket) = match spec.split_once('=') {
+            Some((id, socket)) => (id.to_string(), socket.into()),
+            None => {
+                let socket = std::env::var_os("SSH_AUTH_SOCK").ok_or_else(|| {
+                    Failure::usage(format!("error: --ssh {spec}: SSH_AUTH_SOCK is not set"))
+                })?;
+                (spec.clone(), socket.into())
+            }
+        };
+        map.insert(id, socket);
+    }
+    Ok(map)
 }
 
 /// The error and its causes, one `caused by:` line each.
@@ -113,6 +158,28 @@ pub fn run(
             .build_contexts
             .iter()
             .map(|c| NamedContext::parse(c).map_err(|e| Failure::usage(format!("error: {e}"))))
+            .collect::<Result<_, _>>()?,
+        secrets: secrets(&args.secrets)?,
+        ssh: ssh_agents(&args.ssh)?,
+        network: match args.network.as_str() {
+            "default" | "host" => NetworkDefault::Host,
+            "none" => NetworkDefault::None,
+            other => {
+                return Err(Failure::usage(format!(
+                    "error: --network {other:?}: use default, none or host"
+                )))
+            }
+        },
+        add_hosts: args
+            .add_hosts
+            .iter()
+            .map(|h| {
+                h.split_once(':')
+                    .map(|(n, ip)| (n.to_string(), ip.to_string()))
+                    .ok_or_else(|| {
+                        Failure::usage(format!("error: --add-host {h:?}: expected NAME:IP"))
+                    })
+            })
             .collect::<Result<_, _>>()?,
     };
     let root = args.root.clone().unwrap_or_else(default_root);

@@ -12,6 +12,8 @@ pub enum ExportError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Layer(#[from] LayerError),
+    #[error(transparent)]
+    Image(#[from] crate::image::ImageError),
     #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,

@@ -2,28 +2,15 @@
 //! in order (whiteouts delete, opaque directories empty).
 
 use super::error::{io_at, ExportError};
-use crate::image::Image;
-use crate::layer::{
-    decompressor, detect_compression, entries_from_dir, unpack_layer, write_layer, ScanOptions,
-    UnpackOptions, WhiteoutMode, WriteOptions,
-};
+use crate::image::{apply_layer, Image};
+use crate::layer::{entries_from_dir, write_layer, ScanOptions, WhiteoutMode, WriteOptions};
 use crate::store::Store;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 
 fn apply_layers(store: &Store, image: &Image, dest: &Path) -> Result<(), ExportError> {
     std::fs::create_dir_all(dest).map_err(io_at(dest))?;
-    let opts = UnpackOptions {
-        whiteouts: WhiteoutMode::Apply,
-    };
     for layer in &image.layers {
-        let file = store.open_blob(&layer.blob)?;
-        let mut reader = BufReader::new(file);
-        let head = reader
-            .fill_buf()
-            .map_err(io_at(store.blob_path(&layer.blob)))?;
-        let compression = detect_compression(head);
-        unpack_layer(decompressor(reader, compression)?, dest, &opts)?;
+        apply_layer(store, layer, dest, WhiteoutMode::Apply)?;
     }
     Ok(())
 }

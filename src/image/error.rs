@@ -8,6 +8,8 @@ use std::path::PathBuf;
 pub enum ImageError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Layer(#[from] crate::layer::LayerError),
     #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,

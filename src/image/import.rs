@@ -265,7 +265,7 @@ fn resolve(
                 reason: format!("bad diff_id: {e}"),
             })?,
             blob,
-            media_type: oci_layer_media_type(&layer.media_type().to_string()),
+            media_type: oci_layer_media_type(layer.media_type().as_ref()),
             size: layer.size(),
         });
     }

@@ -6,9 +6,11 @@ mod error;
 pub mod import;
 pub mod platform;
 pub mod reference;
+mod unpack;
 
 pub use config::{HealthConfig, History, ImageConfig, RunConfig};
 pub use error::ImageError;
 pub use import::{load_image, Image, LayerRef};
 pub use platform::Platform;
 pub use reference::{normalize_name, ImageSource};
+pub use unpack::apply_layer;

@@ -81,6 +81,9 @@ pub struct MountSpec {
 pub enum MountError {
     #[error("invalid --mount value: {0}")]
     Csv(String),
+    /// A value's `$VAR` expansion failed.
+    #[error("{0}")]
+    Expansion(String),
     #[error("unexpected key '{key}' in '{field}'")]
     UnknownKey {
         key: String,

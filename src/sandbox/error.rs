@@ -2,7 +2,7 @@
 //! syscall involved.
 
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Why a step could not run. A command that runs and exits non-zero is not
 /// an error (see `RunOutcome::status`).
@@ -13,7 +13,7 @@ pub enum SandboxError {
     InvalidSpec { what: String },
 
     /// Preparing the step's private files on the host failed.
-    #[error("{what} {}: {source}", path.display())]
+    #[error("{what}{}: {source}", fmt_path(path))]
     Io {
         what: &'static str,
         path: PathBuf,
@@ -30,7 +30,7 @@ pub enum SandboxError {
     },
 
     /// Setting up the step's namespaces, mounts or credentials failed.
-    #[error("sandbox setup: {op} {}: {source}", path.display())]
+    #[error("sandbox setup: {op}{}: {source}", fmt_path(path))]
     Setup {
         op: String,
         path: PathBuf,
@@ -54,6 +54,15 @@ pub enum SandboxError {
     /// The step's pid 1 ended without reporting the command's status.
     #[error("sandbox init ended without a status ({detail})")]
     Lost { detail: String },
+}
+
+/// " PATH", or nothing for an empty path (a syscall without one).
+fn fmt_path(path: &Path) -> String {
+    if path.as_os_str().is_empty() {
+        String::new()
+    } else {
+        format!(" {}", path.display())
+    }
 }
 
 impl SandboxError {

@@ -51,7 +51,9 @@ fn overlay_data(opts: &OverlayOpts, plain_diff: bool) -> Option<CString> {
             data.extend_from_slice(format!(",{key}=off").as_bytes());
         }
     }
-    (data.len() < 4096).then(|| CString::new(data).ok()).flatten()
+    (data.len() < 4096)
+        .then(|| CString::new(data).ok())
+        .flatten()
 }
 
 /// The new mount API: one `lowerdir+` per layer, no page limit.
@@ -60,12 +62,28 @@ fn overlay_fsconfig(target: &Path, opts: &OverlayOpts) -> SysResult<()> {
         fsconfig_create, fsconfig_set_string, fsmount, fsopen, move_mount, FsMountFlags,
         FsOpenFlags, MountAttrFlags, MoveMountFlags,
     };
-    let fs = at("fsopen", target, fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC))?;
+    let fs = at(
+        "fsopen",
+        target,
+        fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC),
+    )?;
     for lower in &opts.lowers {
-        at("fsconfig lowerdir+", lower, fsconfig_set_string(&fs, "lowerdir+", lower))?;
+        at(
+            "fsconfig lowerdir+",
+            lower,
+            fsconfig_set_string(&fs, "lowerdir+", lower),
+        )?;
     }
-    at("fsconfig upperdir", &opts.upper, fsconfig_set_string(&fs, "upperdir", &opts.upper))?;
-    at("fsconfig workdir", &opts.work, fsconfig_set_string(&fs, "workdir", &opts.work))?;
+    at(
+        "fsconfig upperdir",
+        &opts.upper,
+        fsconfig_set_string(&fs, "upperdir", &opts.upper),
+    )?;
+    at(
+        "fsconfig workdir",
+        &opts.work,
+        fsconfig_set_string(&fs, "workdir", &opts.work),
+    )?;
     for key in PLAIN_DIFF {
         // Unknown to an older kernel, where the feature is off anyway.
         let _ = fsconfig_set_string(&fs, *key, "off");
@@ -79,7 +97,13 @@ fn overlay_fsconfig(target: &Path, opts: &OverlayOpts) -> SysResult<()> {
     at(
         "move_mount overlay",
         target,
-        move_mount(&mnt, "", CWD, target, MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH),
+        move_mount(
+            &mnt,
+            "",
+            CWD,
+            target,
+            MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
+        ),
     )
 }
 
@@ -104,8 +128,10 @@ fn kept_flags(target: &Path) -> SysResult<MountFlags> {
 
 impl Syscall for LinuxSyscall {
     fn unshare(&self, net: bool) -> SysResult<()> {
-        let mut flags =
-            UnshareFlags::NEWNS | UnshareFlags::NEWUTS | UnshareFlags::NEWIPC | UnshareFlags::NEWPID;
+        let mut flags = UnshareFlags::NEWNS
+            | UnshareFlags::NEWUTS
+            | UnshareFlags::NEWIPC
+            | UnshareFlags::NEWPID;
         if net {
             flags |= UnshareFlags::NEWNET;
         }
@@ -117,7 +143,11 @@ impl Syscall for LinuxSyscall {
     }
 
     fn set_hostname(&self, name: &str) -> SysResult<()> {
-        at("sethostname", Path::new(name), rustix::system::sethostname(name.as_bytes()))
+        at(
+            "sethostname",
+            Path::new(name),
+            rustix::system::sethostname(name.as_bytes()),
+        )
     }
 
     fn loopback_up(&self) -> SysResult<()> {
@@ -126,7 +156,11 @@ impl Syscall for LinuxSyscall {
 
     fn make_rprivate(&self, path: &Path) -> SysResult<()> {
         let flags = MountPropagationFlags::PRIVATE | MountPropagationFlags::REC;
-        at("make private", path, rustix::mount::mount_change(path, flags))
+        at(
+            "make private",
+            path,
+            rustix::mount::mount_change(path, flags),
+        )
     }
 
     fn mount_overlay(&self, target: &Path, opts: &OverlayOpts) -> SysResult<()> {
@@ -146,7 +180,13 @@ impl Syscall for LinuxSyscall {
         }
     }
 
-    fn mount_fs(&self, fstype: &str, target: &Path, flags: MountFlags, data: &str) -> SysResult<()> {
+    fn mount_fs(
+        &self,
+        fstype: &str,
+        target: &Path,
+        flags: MountFlags,
+        data: &str,
+    ) -> SysResult<()> {
         let data = CString::new(data).map_err(|_| SysError::new("mount", target, libc::EINVAL))?;
         let op = match fstype {
             "proc" => "mount proc",
@@ -154,16 +194,28 @@ impl Syscall for LinuxSyscall {
             "devpts" => "mount devpts",
             _ => "mount tmpfs",
         };
-        at(op, target, rustix::mount::mount(fstype, target, fstype, flags, &*data))
+        at(
+            op,
+            target,
+            rustix::mount::mount(fstype, target, fstype, flags, &*data),
+        )
     }
 
     fn bind(&self, source: &Path, target: &Path) -> SysResult<()> {
-        at("bind mount", target, rustix::mount::mount_bind_recursive(source, target))
+        at(
+            "bind mount",
+            target,
+            rustix::mount::mount_bind_recursive(source, target),
+        )
     }
 
     fn remount_readonly(&self, target: &Path) -> SysResult<()> {
         let flags = MountFlags::BIND | MountFlags::RDONLY | kept_flags(target)?;
-        at("remount read-only", target, rustix::mount::mount_remount(target, flags, ""))
+        at(
+            "remount read-only",
+            target,
+            rustix::mount::mount_remount(target, flags, ""),
+        )
     }
 
     fn lookup(&self, path: &Path) -> SysResult<EntryKind> {
@@ -175,7 +227,11 @@ impl Syscall for LinuxSyscall {
         Ok(match FileType::from_raw_mode(stat.st_mode) {
             FileType::Directory => EntryKind::Dir,
             FileType::Symlink => {
-                let target = at("readlink", path, rustix::fs::readlinkat(CWD, path, Vec::new()))?;
+                let target = at(
+                    "readlink",
+                    path,
+                    rustix::fs::readlinkat(CWD, path, Vec::new()),
+                )?;
                 EntryKind::Symlink(PathBuf::from(OsStr::from_bytes(target.as_bytes())))
             }
             _ => EntryKind::Other,
@@ -183,7 +239,11 @@ impl Syscall for LinuxSyscall {
     }
 
     fn mkdir(&self, path: &Path, mode: u32) -> SysResult<()> {
-        at("mkdir", path, rustix::fs::mkdir(path, Mode::from_raw_mode(mode)))
+        at(
+            "mkdir",
+            path,
+            rustix::fs::mkdir(path, Mode::from_raw_mode(mode)),
+        )
     }
 
     fn create_file(&self, path: &Path, mode: u32) -> SysResult<()> {
@@ -197,11 +257,19 @@ impl Syscall for LinuxSyscall {
     }
 
     fn pivot_root(&self, new_root: &Path, put_old: &Path) -> SysResult<()> {
-        at("pivot_root", new_root, rustix::process::pivot_root(new_root, put_old))
+        at(
+            "pivot_root",
+            new_root,
+            rustix::process::pivot_root(new_root, put_old),
+        )
     }
 
     fn umount_detach(&self, path: &Path) -> SysResult<()> {
-        at("umount old root", path, rustix::mount::unmount(path, UnmountFlags::DETACH))
+        at(
+            "umount old root",
+            path,
+            rustix::mount::unmount(path, UnmountFlags::DETACH),
+        )
     }
 
     fn chdir(&self, path: &Path) -> SysResult<()> {
@@ -217,18 +285,33 @@ impl Syscall for LinuxSyscall {
     }
 
     fn set_groups(&self, gids: &[u32]) -> SysResult<()> {
-        let gids: Vec<_> = gids.iter().map(|g| rustix::process::Gid::from_raw(*g)).collect();
-        at("setgroups", Path::new(""), rustix::thread::set_thread_groups(&gids))
+        let gids: Vec<_> = gids
+            .iter()
+            .map(|g| rustix::process::Gid::from_raw(*g))
+            .collect();
+        at(
+            "setgroups",
+            Path::new(""),
+            rustix::thread::set_thread_groups(&gids),
+        )
     }
 
     fn set_gid(&self, gid: u32) -> SysResult<()> {
         let gid = rustix::process::Gid::from_raw(gid);
-        at("setgid", Path::new(""), rustix::thread::set_thread_res_gid(gid, gid, gid))
+        at(
+            "setgid",
+            Path::new(""),
+            rustix::thread::set_thread_res_gid(gid, gid, gid),
+        )
     }
 
     fn set_uid(&self, uid: u32) -> SysResult<()> {
         let uid = rustix::process::Uid::from_raw(uid);
-        at("setuid", Path::new(""), rustix::thread::set_thread_res_uid(uid, uid, uid))
+        at(
+            "setuid",
+            Path::new(""),
+            rustix::thread::set_thread_res_uid(uid, uid, uid),
+        )
     }
 
     fn exec(&self, program: &CStr, argv: &[CString], env: &[CString]) -> SysError {

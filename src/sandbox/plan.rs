@@ -10,7 +10,8 @@ use super::workdir::WorkPaths;
 use super::{MountKind, Network, RootfsSpec, RunSpec, SandboxError};
 
 /// The PATH runc and BuildKit use when the environment has none.
-pub(crate) const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+pub(crate) const DEFAULT_PATH: &str =
+    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// The capabilities Docker keeps by default (moby's `DefaultCapabilities`).
 pub(crate) const DOCKER_CAPS: &[u32] = &[
@@ -89,9 +90,13 @@ pub(crate) enum Step {
         link: PathBuf,
     },
     /// Hide a path if it exists.
-    Mask { path: PathBuf },
+    Mask {
+        path: PathBuf,
+    },
     /// Make a path read-only if it exists.
-    ReadOnly { path: PathBuf },
+    ReadOnly {
+        path: PathBuf,
+    },
 }
 
 /// The exec of the command: candidate programs (PATH lookup done against
@@ -131,7 +136,11 @@ impl Plan {
             return Err(invalid(format!("hostname {:?}", spec.hostname)));
         }
         let rootfs = match &spec.rootfs {
-            RootfsSpec::Overlay { lowers, upper, work } => {
+            RootfsSpec::Overlay {
+                lowers,
+                upper,
+                work,
+            } => {
                 let mut lowers = lowers.clone();
                 if lowers.is_empty() {
                     lowers.push(paths.empty_lower.clone());
@@ -289,10 +298,7 @@ fn cstring(bytes: &[u8], what: &str) -> Result<CString, SandboxError> {
 }
 
 fn exec_plan(spec: &RunSpec) -> Result<ExecPlan, SandboxError> {
-    let program = spec
-        .argv
-        .first()
-        .ok_or_else(|| invalid("empty command"))?;
+    let program = spec.argv.first().ok_or_else(|| invalid("empty command"))?;
     if program.is_empty() {
         return Err(invalid("empty program name"));
     }
@@ -317,7 +323,15 @@ fn exec_plan(spec: &RunSpec) -> Result<ExecPlan, SandboxError> {
             .unwrap_or(DEFAULT_PATH);
         path.split(':')
             .map(|dir| if dir.is_empty() { "." } else { dir })
-            .map(|dir| cstring(Path::new(dir).join(OsStr::new(program)).as_os_str().as_bytes(), "PATH"))
+            .map(|dir| {
+                cstring(
+                    Path::new(dir)
+                        .join(OsStr::new(program))
+                        .as_os_str()
+                        .as_bytes(),
+                    "PATH",
+                )
+            })
             .collect::<Result<Vec<_>, _>>()?
     };
     Ok(ExecPlan {

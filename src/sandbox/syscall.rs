@@ -59,13 +59,8 @@ pub(crate) trait Syscall {
     /// `mount(NULL, path, NULL, MS_REC|MS_PRIVATE, NULL)`.
     fn make_rprivate(&self, path: &Path) -> SysResult<()>;
     fn mount_overlay(&self, target: &Path, opts: &OverlayOpts) -> SysResult<()>;
-    fn mount_fs(
-        &self,
-        fstype: &str,
-        target: &Path,
-        flags: MountFlags,
-        data: &str,
-    ) -> SysResult<()>;
+    fn mount_fs(&self, fstype: &str, target: &Path, flags: MountFlags, data: &str)
+        -> SysResult<()>;
     /// Recursive bind mount.
     fn bind(&self, source: &Path, target: &Path) -> SysResult<()>;
     /// Remounts a mount read-only, keeping its other flags.

@@ -38,8 +38,45 @@ pub(crate) struct WorkDir {
 }
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
+static SWEPT: std::sync::Once = std::sync::Once::new();
 
-fn io_err(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> SandboxError + '_ {
+const PREFIX: &str = "rbuild-sandbox-";
+
+/// Removes private dirs left by rbuild processes that were SIGKILLed (their
+/// mounts died with them; only the empty skeleton and three small files
+/// remain). Runs once per process. A dir younger than an hour is kept even
+/// if its pid is gone: that pid may live in another pid namespace sharing
+/// this temp dir.
+fn sweep_stale(base: &Path) {
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(PREFIX))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age.as_secs() > 3600);
+        if old && !Path::new("/proc").join(pid.to_string()).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+fn io_err<'a>(
+    what: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(std::io::Error) -> SandboxError + 'a {
     move |e| SandboxError::io(what, path, e)
 }
 
@@ -48,13 +85,14 @@ impl WorkDir {
     pub fn create(spec: &RunSpec) -> Result<WorkDir, SandboxError> {
         let hosts = hosts_file(&spec.hostname, &spec.extra_hosts)?;
         let base = std::env::temp_dir();
+        SWEPT.call_once(|| sweep_stale(&base));
         let dir = loop {
             let nanos = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.subsec_nanos())
                 .unwrap_or(0);
             let name = format!(
-                "rbuild-sandbox-{}-{}-{nanos:x}",
+                "{PREFIX}{}-{}-{nanos:x}",
                 std::process::id(),
                 COUNTER.fetch_add(1, Ordering::Relaxed)
             );

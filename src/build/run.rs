@@ -1,0 +1,288 @@
+//! RUN: the step runs in the sandbox on an overlay of the image's layers; the
+//! overlay's upper directory is the diff, written as the new layer and kept as
+//! that layer's snapshot (no re-unpacking for the next step).
+
+use super::error::BuildError;
+use super::layers;
+use super::progress::StepHandle;
+use super::rootfs::RootView;
+use super::run_mounts::{prepare_mounts, PreparedMounts};
+use super::run_user::resolve_run_user;
+use super::state::{chain_key, StageState};
+use super::Build;
+use crate::image::config::DEFAULT_PATH;
+use crate::ir::{CommandLine, NetworkMode, Run};
+use crate::layer::{entries_from_dir, ScanOptions};
+use crate::sandbox::{self, Network, RootfsSpec, RunSpec, Stream};
+use std::path::PathBuf;
+
+/// Build args that reach RUN without an ARG, and stay out of the cache key
+/// and the history.
+const PROXY_ARGS: [&str; 8] = [
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "FTP_PROXY",
+    "ftp_proxy",
+    "NO_PROXY",
+    "no_proxy",
+];
+
+/// The shell a shell-form RUN uses.
+fn shell(state: &StageState) -> Vec<String> {
+    state
+        .image
+        .config
+        .config
+        .shell
+        .clone()
+        .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()])
+}
+
+/// argv of the step, heredocs included as BuildKit does: a lone `<<EOF`
+/// script runs through the shell (or its `#!` interpreter); heredocs feeding a
+/// command are appended so a POSIX shell reads them natively.
+fn argv(state: &StageState, run: &Run) -> Vec<String> {
+    let mut shell = shell(state);
+    match &run.command {
+        CommandLine::Exec(args) => args.clone(),
+        CommandLine::Shell(text) if run.heredocs.is_empty() => {
+            shell.push(text.clone());
+            shell
+        }
+        CommandLine::Shell(text) => {
+            let lone = run.heredocs.len() == 1
+                && crate::dockerfile::parse_heredoc_marker(text.trim())
+                    .ok()
+                    .flatten()
+                    .is_some();
+            if lone {
+                let body = &run.heredocs[0].content;
+                if body.starts_with("#!") {
+                    // Run the script file itself, as its interpreter says.
+                    return vec!["/dev/.rbuild-heredoc".into()];
+                }
+                shell.push(body.clone());
+                return shell;
+            }
+            let mut script = text.clone();
+            for h in &run.heredocs {
+                script.push('\n');
+                script.push_str(&h.content);
+                script.push_str(&h.name);
+            }
+            shell.push(script);
+            shell
+        }
+    }
+}
+
+/// ENV, then declared ARGs not shadowed by ENV, then proxy build args; PATH
+/// and HOME defaulted.
+fn environment(b: &Build, state: &StageState, home: &str) -> (Vec<String>, Vec<String>) {
+    let mut env: Vec<String> = state.image.config.env().to_vec();
+    let has = |env: &[String], k: &str| env.iter().any(|kv| kv.split('=').next() == Some(k));
+    let mut args = Vec::new();
+    for (k, v) in state.scope.env(None).0 {
+        if !has(&env, &k) {
+            args.push(format!("{k}={v}"));
+        }
+    }
+    env.extend(args.iter().cloned());
+    for proxy in PROXY_ARGS {
+        if let Some(v) = b.opts.build_args.get(proxy) {
+            if !has(&env, proxy) {
+                env.push(format!("{proxy}={v}"));
+            }
+        }
+    }
+    if !has(&env, "PATH") {
+        env.push(format!("PATH={DEFAULT_PATH}"));
+    }
+    if !has(&env, "HOME") {
+        env.push(format!("HOME={home}"));
+    }
+    (env, args)
+}
+
+fn created_by(argv: &[String], args: &[String]) -> String {
+    let prefix = if args.is_empty() {
+        String::new()
+    } else {
+        format!("|{} {} ", args.len(), args.join(" "))
+    };
+    format!("RUN {prefix}{} # buildkit", argv.join(" "))
+}
+
+pub fn run(
+    b: &mut Build,
+    state: &mut StageState,
+    run: &Run,
+    handle: StepHandle,
+) -> Result<(), BuildError> {
+    let view = RootView::new(b.store, &state.image.layers)?;
+    let user = resolve_run_user(&view, &state.image.config.config.user)?;
+    let argv = argv(state, run);
+    let (mut env, args) = environment(b, state, &user.home);
+    let cwd = match state.image.config.config.working_dir.as_str() {
+        "" => "/".to_string(),
+        dir => dir.to_string(),
+    };
+    let network = match run.network.unwrap_or(match b.opts.network {
+        super::options::NetworkDefault::Host => NetworkMode::Default,
+        super::options::NetworkDefault::None => NetworkMode::None,
+    }) {
+        NetworkMode::None => Network::None,
+        NetworkMode::Default | NetworkMode::Host => Network::Host,
+    };
+    let mounts: PreparedMounts = prepare_mounts(b, state, run)?;
+    // Proxy values and secrets stay out of the key.
+    let key_env: Vec<String> = env
+        .iter()
+        .filter(|kv| !PROXY_ARGS.iter().any(|p| kv.starts_with(&format!("{p}="))))
+        .cloned()
+        .collect();
+    env.extend(mounts.env.iter().cloned());
+    state.key = chain_key(
+        &state.key,
+        &[
+            "RUN",
+            &argv.join("\0"),
+            &key_env.join("\0"),
+            &state.image.config.config.user,
+            &cwd,
+            &mounts.cache_key,
+            &format!("{network:?}"),
+            &run.heredocs
+                .iter()
+                .map(|h| h.content.as_str())
+                .collect::<Vec<_>>()
+                .join("\0"),
+        ],
+    );
+    let history = created_by(&argv, &args);
+    if !b.opts.no_cache {
+        if let Some(record) = layers::lookup(b.store, &state.key) {
+            state.image.layers.extend(layers::cached_layer(&record));
+            state.history(history, record.layer.is_none());
+            b.progress.cached(handle);
+            return Ok(());
+        }
+    }
+    let temp = b.store.temp_dir()?;
+    let upper = temp.path().join("upper");
+    let work = temp.path().join("work");
+    for dir in [&upper, &work] {
+        std::fs::create_dir(dir).map_err(BuildError::io(dir))?;
+    }
+    let mut sandbox_mounts = mounts.mounts.clone();
+    let script = heredoc_script(run, &argv, temp.path())?;
+    sandbox_mounts.extend(script);
+    let spec = RunSpec {
+        rootfs: RootfsSpec::Overlay {
+            lowers: view.layers.clone(),
+            upper: upper.clone(),
+            work,
+        },
+        argv: argv.clone(),
+        env,
+        cwd,
+        uid: user.uid,
+        gid: user.gid,
+        additional_gids: user.additional_gids.clone(),
+        hostname: "buildkitsandbox".into(),
+        extra_hosts: b.opts.add_hosts.clone(),
+        network,
+        mounts: sandbox_mounts,
+        stdin: None,
+    };
+    let started = std::time::Instant::now();
+    let progress = &b.progress;
+    let mut on_output = |_: Stream, bytes: &[u8]| {
+        for line in String::from_utf8_lossy(bytes).lines() {
+            progress.output(&handle, started.elapsed().as_secs_f64(), line);
+        }
+    };
+    let outcome = sandbox::run(&spec, &mut on_output)?;
+    if !outcome.status.success() {
+        b.progress.failed(handle);
+        return Err(BuildError::RunFailed {
+            command: argv.join(" "),
+            code: outcome.status.exit_code(),
+        });
+    }
+    let stubs = empty_stubs(&upper, &outcome.created_mount_points);
+    let mut entries = entries_from_dir(&upper, &ScanOptions::default())?;
+    entries.retain(|e| !stubs.contains(&e.path));
+    let layer = layers::commit(b.store, &entries, b.opts.source_date_epoch)?;
+    // The upper dir is this layer's snapshot already; keep it when it holds
+    // exactly the layer (no mount stubs were dropped).
+    if stubs.is_empty() {
+        let _ = b.store.commit_snapshot(&upper, &layer.diff_id.hex());
+    }
+    layers::remember(b.store, &state.key, Some(&layer))?;
+    state.history(history, false);
+    state.image.layers.push(layer);
+    b.progress.done(handle);
+    Ok(())
+}
+
+/// Mount points the sandbox had to create that are still empty: they are no
+/// part of the step's result (BuildKit drops them too). Deepest first, so a
+/// created parent counts as empty once its stub child is dropped.
+fn empty_stubs(upper: &std::path::Path, created: &[PathBuf]) -> Vec<PathBuf> {
+    let mut stubs: Vec<PathBuf> = Vec::new();
+    for path in created.iter().rev() {
+        let rel = path.strip_prefix("/").unwrap_or(path).to_path_buf();
+        let host = upper.join(&rel);
+        let Ok(meta) = std::fs::symlink_metadata(&host) else {
+            continue;
+        };
+        let empty = if meta.is_dir() {
+            std::fs::read_dir(&host).is_ok_and(|d| {
+                d.flatten()
+                    .all(|e| stubs.contains(&rel.join(e.file_name())))
+            })
+        } else {
+            meta.is_file() && meta.len() == 0
+        };
+        if empty {
+            stubs.push(rel);
+        }
+    }
+    stubs
+}
+
+/// A `#!` heredoc script is mounted read-only as the file it runs as.
+fn heredoc_script(
+    run: &Run,
+    argv: &[String],
+    dir: &std::path::Path,
+) -> Result<Option<crate::sandbox::Mount>, BuildError> {
+    if argv.first().map(String::as_str) != Some("/dev/.rbuild-heredoc") {
+        return Ok(None);
+    }
+    let path = dir.join("heredoc-script");
+    std::fs::write(&path, &run.heredocs[0].content).map_err(BuildError::io(&path))?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+        .map_err(BuildError::io(&path))?;
+    Ok(Some(crate::sandbox::Mount {
+        source: path,
+        target: "/dev/.rbuild-heredoc".into(),
+        kind: crate::sandbox::MountKind::Bind { readonly: true },
+    }))
+}
+
+impl super::progress::Progress {
+    /// A line of the step's own output, with seconds since it started.
+    pub fn output(&self, step: &StepHandle, secs: f64, text: &str) {
+        self.line(&format!("#{} {secs:.3} {text}", step.id));
+    }
+
+    pub fn failed(&self, step: StepHandle) {
+        let secs = step.started.elapsed().as_secs_f64();
+        self.line(&format!("#{} ERROR {secs:.1}s", step.id));
+    }
+}

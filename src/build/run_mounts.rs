@@ -1,0 +1,299 @@
+//! `RUN --mount` types turned into sandbox mounts: bind (context, stage or
+//! image; read-only unless `rw`, whose writes are discarded), cache (kept in
+//! the store across builds, never in a layer), tmpfs, secret (a private file
+//! or an environment variable; never in a layer, the history or a cache key)
+//! and ssh (the agent socket).
+
+use super::error::BuildError;
+use super::options::SecretSource;
+use super::rootfs::flatten;
+use super::state::StageState;
+use super::workdir::normalize_workdir;
+use super::Build;
+use crate::context::{Context, StatCache};
+use crate::image::{load_image, ImageSource};
+use crate::ir::{Mount as MountDef, MountError, MountType, Run, Sharing};
+use crate::sandbox::{Mount, MountKind};
+use crate::store::TempDir;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+/// Mounts ready for the sandbox, and what they add to the step.
+pub struct PreparedMounts {
+    pub mounts: Vec<Mount>,
+    /// Environment variables from `type=secret,env=` and ssh.
+    pub env: Vec<String>,
+    /// What the mounts contribute to the cache key (definitions and bind
+    /// contents; never secret values).
+    pub cache_key: String,
+    /// Private files (secrets, rw bind copies) that live for the step.
+    pub _temps: Vec<TempDir>,
+    /// Locks held for `sharing=locked` cache mounts.
+    pub _locks: Vec<std::fs::File>,
+}
+
+fn resolve(state: &StageState, def: &crate::ir::MountSpec) -> Result<MountDef, BuildError> {
+    def.resolve(|v| {
+        state
+            .expand(v)
+            .map_err(|e| MountError::Expansion(e.to_string()))
+    })
+    .map_err(|e| BuildError::Invalid(format!("--mount: {e}")))
+}
+
+fn target_path(state: &StageState, target: Option<&str>) -> PathBuf {
+    PathBuf::from(normalize_workdir(
+        &state.image.config.config.working_dir,
+        target.unwrap_or(""),
+    ))
+}
+
+pub fn prepare_mounts(
+    b: &Build,
+    state: &StageState,
+    run: &Run,
+) -> Result<PreparedMounts, BuildError> {
+    let mut prepared = PreparedMounts {
+        mounts: Vec::new(),
+        env: Vec::new(),
+        cache_key: String::new(),
+        _temps: Vec::new(),
+        _locks: Vec::new(),
+    };
+    for (index, spec) in run.mounts.iter().enumerate() {
+        let def = resolve(state, spec)?;
+        prepared.cache_key.push_str(&format!(
+            "{:?}|{:?}|{:?}|{:?}|{};",
+            def.kind, def.target, def.source, def.from, def.readonly
+        ));
+        match def.kind {
+            MountType::Bind => bind(b, state, &def, &mut prepared)?,
+            MountType::Cache => cache(b, state, &def, &mut prepared)?,
+            MountType::Tmpfs => prepared.mounts.push(Mount {
+                source: "tmpfs".into(),
+                target: target_path(state, def.target.as_deref()),
+                kind: MountKind::Tmpfs { size: def.size },
+            }),
+            MountType::Secret => secret(b, state, &def, &mut prepared)?,
+            MountType::Ssh => ssh(b, &def, index, &mut prepared)?,
+        }
+    }
+    Ok(prepared)
+}
+
+/// The directory a `from=` names, or the build context.
+fn source_root(b: &Build, from: Option<&str>) -> Result<PathBuf, BuildError> {
+    let Some(from) = from else {
+        return Ok(b.context.root().to_path_buf());
+    };
+    if let Some(index) = b.plan.stage_index(from) {
+        let stage = b.stages[index].as_ref().ok_or_else(|| {
+            BuildError::Invalid(format!("--mount from={from}: stage has not been built"))
+        })?;
+        return flatten(b.store, &stage.image.layers);
+    }
+    if let Some(super::options::NamedContext::Dir(dir)) =
+        b.opts.named_contexts.get(&from.to_ascii_lowercase())
+    {
+        return Ok(dir.clone());
+    }
+    let image = load_image(b.store, &ImageSource::parse(from), &b.opts.platform)?;
+    flatten(b.store, &image.layers)
+}
+
+fn bind(
+    b: &Build,
+    state: &StageState,
+    def: &MountDef,
+    prepared: &mut PreparedMounts,
+) -> Result<(), BuildError> {
+    let root = source_root(b, def.from.as_deref())?;
+    let rel = def.source.as_deref().unwrap_or("").trim_start_matches('/');
+    let ctx = Context::open(&root, None)?;
+    let sources = if rel.is_empty() {
+        vec![crate::context::ResolvedSource {
+            rel: PathBuf::new(),
+            is_dir: true,
+        }]
+    } else {
+        ctx.resolve_source(rel)?
+    };
+    let source = sources
+        .first()
+        .ok_or_else(|| BuildError::Invalid(format!("--mount source {rel:?} not found")))?;
+    // The mounted content is an input of the step.
+    let mut stat_cache = StatCache::new();
+    prepared
+        .cache_key
+        .push_str(&ctx.digest(&sources, &mut stat_cache)?);
+    let mut host = root.join(&source.rel);
+    if !def.readonly {
+        // Writes to a rw bind mount are discarded: mount a private copy.
+        let temp = b.store.temp_dir()?;
+        let copy = temp.path().join("bind");
+        copy_tree(&host, &copy)?;
+        host = copy;
+        prepared._temps.push(temp);
+    }
+    prepared.mounts.push(Mount {
+        source: host,
+        target: target_path(state, def.target.as_deref()),
+        kind: MountKind::Bind {
+            readonly: def.readonly,
+        },
+    });
+    Ok(())
+}
+
+fn copy_tree(from: &Path, to: &Path) -> Result<(), BuildError> {
+    let status = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .map_err(BuildError::io(from))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(BuildError::Invalid(format!(
+            "copying {} for a rw bind mount failed",
+            from.display()
+        )))
+    }
+}
+
+fn cache(
+    b: &Build,
+    state: &StageState,
+    def: &MountDef,
+    prepared: &mut PreparedMounts,
+) -> Result<(), BuildError> {
+    let target = target_path(state, def.target.as_deref());
+    let id = def
+        .id
+        .clone()
+        .unwrap_or_else(|| target.to_string_lossy().into_owned());
+    let dir = b
+        .store
+        .root()
+        .join("cache-mounts")
+        .join(crate::store::names::encode(&id));
+    if !dir.exists() {
+        std::fs::create_dir_all(&dir).map_err(BuildError::io(&dir))?;
+        let mode = def.mode.unwrap_or(0o755);
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode))
+            .map_err(BuildError::io(&dir))?;
+        std::os::unix::fs::chown(&dir, Some(def.uid.unwrap_or(0)), Some(def.gid.unwrap_or(0)))
+            .map_err(BuildError::io(&dir))?;
+    }
+    if def.sharing == Some(Sharing::Locked) {
+        let lock_path = dir.with_extension("lock");
+        let file = std::fs::File::create(&lock_path).map_err(BuildError::io(&lock_path))?;
+        file.lock().map_err(BuildError::io(&lock_path))?;
+        prepared._locks.push(file);
+    }
+    prepared.mounts.push(Mount {
+        source: dir,
+        target,
+        kind: MountKind::Bind {
+            readonly: def.readonly,
+        },
+    });
+    Ok(())
+}
+
+/// Secret files default to root-owned and 0400, as BuildKit's.
+fn secret(
+    b: &Build,
+    state: &StageState,
+    def: &MountDef,
+    prepared: &mut PreparedMounts,
+) -> Result<(), BuildError> {
+    let id = def
+        .id
+        .clone()
+        .or_else(|| {
+            def.target
+                .as_deref()
+                .and_then(|t| Path::new(t).file_name())
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_default();
+    let value = match b.opts.secrets.get(&id) {
+        Some(SecretSource::File(path)) => Some(std::fs::read(path).map_err(BuildError::io(path))?),
+        Some(SecretSource::Env(var)) => std::env::var(var).ok().map(String::into_bytes),
+        None => None,
+    };
+    let Some(value) = value else {
+        if def.required {
+            return Err(BuildError::Invalid(format!(
+                "secret {id} not found (pass it with --secret id={id},src=PATH)"
+            )));
+        }
+        return Ok(());
+    };
+    if let Some(name) = &def.env {
+        prepared
+            .env
+            .push(format!("{name}={}", String::from_utf8_lossy(&value)));
+        if def.target.is_none() {
+            return Ok(());
+        }
+    }
+    let temp = b.store.temp_dir()?;
+    let file = temp.path().join("secret");
+    std::fs::write(&file, &value).map_err(BuildError::io(&file))?;
+    std::fs::set_permissions(
+        &file,
+        std::fs::Permissions::from_mode(def.mode.unwrap_or(0o400)),
+    )
+    .map_err(BuildError::io(&file))?;
+    std::os::unix::fs::chown(
+        &file,
+        Some(def.uid.unwrap_or(0)),
+        Some(def.gid.unwrap_or(0)),
+    )
+    .map_err(BuildError::io(&file))?;
+    let target = match def.target.as_deref() {
+        Some(t) => target_path(state, Some(t)),
+        None => PathBuf::from("/run/secrets").join(&id),
+    };
+    prepared.mounts.push(Mount {
+        source: file,
+        target,
+        kind: MountKind::Bind { readonly: true },
+    });
+    prepared._temps.push(temp);
+    Ok(())
+}
+
+fn ssh(
+    b: &Build,
+    def: &MountDef,
+    index: usize,
+    prepared: &mut PreparedMounts,
+) -> Result<(), BuildError> {
+    let id = def.id.clone().unwrap_or_else(|| "default".into());
+    let Some(socket) = b.opts.ssh.get(&id) else {
+        if def.required {
+            return Err(BuildError::Invalid(format!(
+                "ssh agent {id} not available (pass --ssh {id})"
+            )));
+        }
+        return Ok(());
+    };
+    let target = PathBuf::from(
+        def.target
+            .clone()
+            .unwrap_or_else(|| format!("/run/buildkit/ssh_agent.{index}")),
+    );
+    prepared
+        .env
+        .push(format!("SSH_AUTH_SOCK={}", target.display()));
+    prepared.mounts.push(Mount {
+        source: socket.clone(),
+        target,
+        kind: MountKind::Bind { readonly: true },
+    });
+    Ok(())
+}

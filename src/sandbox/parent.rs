@@ -1,0 +1,292 @@
+//! The parent's side of a step: private files, pipes, the fork, a poll loop
+//! that streams output and feeds stdin, and a guard that kills and reaps
+//! the step on every way out (error, cancel, panic in `output`).
+
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use rustix::event::{PollFd, PollFlags, Timespec};
+use rustix::io::Errno;
+use rustix::pipe::{pipe_with, PipeFlags};
+
+use super::plan::Plan;
+use super::process::{self, ChildFds};
+use super::report::{Decoder, Message};
+use super::workdir::WorkDir;
+use super::{ExitStatusLike, RunOutcome, RunSpec, SandboxError, Stream};
+
+/// How often the loop looks at the cancel flags.
+const TICK: Timespec = Timespec {
+    tv_sec: 0,
+    tv_nsec: 100_000_000,
+};
+
+/// Kills the step's init (or the monitor, before init is known) and reaps
+/// the monitor, which itself exits only after init and so the whole pid
+/// namespace are gone.
+struct Guard {
+    monitor: Option<i32>,
+    init: Option<i32>,
+    killed: bool,
+}
+
+impl Guard {
+    fn kill(&mut self) {
+        if let Some(pid) = self.init.or(self.monitor) {
+            process::kill(pid);
+            self.killed = true;
+        }
+    }
+
+    fn reap(&mut self) -> Result<i32, SandboxError> {
+        match self.monitor.take() {
+            Some(pid) => process::reap(pid),
+            None => Ok(0),
+        }
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if self.monitor.is_some() {
+            self.kill();
+            let _ = self.reap();
+        }
+    }
+}
+
+/// What the report pipe said.
+#[derive(Default)]
+struct Reports {
+    decoder: Decoder,
+    mount_points: Vec<PathBuf>,
+    dirs: Vec<PathBuf>,
+    error: Option<SandboxError>,
+    status: Option<i32>,
+}
+
+impl Reports {
+    fn take(&mut self, bytes: &[u8], guard: &mut Guard) {
+        self.decoder.push(bytes);
+        loop {
+            match self.decoder.next_message() {
+                Ok(Some(Message::Init(pid))) => guard.init = Some(pid),
+                Ok(Some(Message::MountPoint(p))) => self.mount_points.push(p),
+                Ok(Some(Message::Dir(p))) => self.dirs.push(p),
+                Ok(Some(Message::Status(s))) => self.status = Some(s),
+                Ok(Some(Message::Error { op, path, errno })) => {
+                    self.error
+                        .get_or_insert(SandboxError::from_child(op, path, errno));
+                }
+                Ok(None) => break,
+                Err(tag) => {
+                    self.error.get_or_insert(SandboxError::Lost {
+                        detail: format!("garbled report (byte {tag:#x})"),
+                    });
+                    break;
+                }
+            }
+        }
+    }
+}
+
+fn pipe() -> Result<(OwnedFd, OwnedFd), SandboxError> {
+    pipe_with(PipeFlags::CLOEXEC).map_err(|e| SandboxError::spawn("pipe2", e))
+}
+
+/// Runs one step (see `sandbox::run`).
+pub(crate) fn run(
+    spec: &RunSpec,
+    output: &mut dyn FnMut(Stream, &[u8]),
+    cancel: &AtomicBool,
+    interrupted: &AtomicBool,
+) -> Result<RunOutcome, SandboxError> {
+    let cancelled = || cancel.load(Ordering::SeqCst) || interrupted.load(Ordering::SeqCst);
+    if cancelled() {
+        return Err(SandboxError::Interrupted);
+    }
+    let work = WorkDir::create(spec)?;
+    let plan = Plan::new(spec, &work.paths)?;
+    let (stdin_r, stdin_w) = match spec.stdin {
+        Some(_) => pipe().map(|(r, w)| (r, Some(w)))?,
+        None => (dev_null()?, None),
+    };
+    let (stdout_r, stdout_w) = pipe()?;
+    let (stderr_r, stderr_w) = pipe()?;
+    let (report_r, report_w) = pipe()?;
+    let monitor = process::spawn(
+        &plan,
+        &ChildFds {
+            stdin: stdin_r.as_fd(),
+            stdout: stdout_w.as_fd(),
+            stderr: stderr_w.as_fd(),
+            report: report_w.as_fd(),
+        },
+    )?;
+    let mut guard = Guard {
+        monitor: Some(monitor),
+        init: None,
+        killed: false,
+    };
+    drop((stdin_r, stdout_w, stderr_w, report_w));
+    let mut pump = Pump {
+        readers: [Some(stdout_r), Some(stderr_r), Some(report_r)],
+        stdin: stdin_w,
+        input: spec.stdin.as_deref().unwrap_or(&[]),
+        reports: Reports::default(),
+    };
+    pump.run(output, &cancelled, &mut guard)?;
+    let monitor_status = guard.reap()?;
+    drop(work);
+    outcome(pump.reports, guard.killed, monitor_status)
+}
+
+fn dev_null() -> Result<OwnedFd, SandboxError> {
+    use rustix::fs::{Mode, OFlags};
+    rustix::fs::open("/dev/null", OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+        .map_err(|e| SandboxError::io("open", "/dev/null", e.into()))
+}
+
+fn outcome(
+    mut reports: Reports,
+    killed: bool,
+    monitor_status: i32,
+) -> Result<RunOutcome, SandboxError> {
+    if killed {
+        return Err(SandboxError::Interrupted);
+    }
+    if let Some(err) = reports.error.take() {
+        return Err(err);
+    }
+    match reports.status {
+        Some(status) => Ok(RunOutcome {
+            status: ExitStatusLike::from_wait_status(status),
+            created_mount_points: reports.mount_points,
+            created_dirs: reports.dirs,
+        }),
+        None => Err(SandboxError::Lost {
+            detail: format!(
+                "pid 1 of the step ended with code {}{}",
+                ExitStatusLike::from_wait_status(monitor_status).exit_code(),
+                if reports.decoder.has_partial() {
+                    ", report cut short"
+                } else {
+                    ""
+                }
+            ),
+        }),
+    }
+}
+
+/// The poll loop over stdout, stderr, the report pipe and stdin.
+struct Pump<'a> {
+    /// stdout, stderr, report; `None` once at EOF.
+    readers: [Option<OwnedFd>; 3],
+    stdin: Option<OwnedFd>,
+    input: &'a [u8],
+    reports: Reports,
+}
+
+impl Pump<'_> {
+    fn run(
+        &mut self,
+        output: &mut dyn FnMut(Stream, &[u8]),
+        cancelled: &dyn Fn() -> bool,
+        guard: &mut Guard,
+    ) -> Result<(), SandboxError> {
+        if let Some(fd) = &self.stdin {
+            rustix::fs::fcntl_setfl(fd, rustix::fs::OFlags::NONBLOCK)
+                .map_err(|e| SandboxError::spawn("fcntl", e))?;
+            if self.input.is_empty() {
+                self.stdin = None;
+            }
+        }
+        let mut buf = vec![0u8; 64 * 1024];
+        while self.readers.iter().any(Option::is_some) {
+            if !guard.killed && cancelled() {
+                guard.kill();
+            }
+            let ready = self.poll()?;
+            for (i, ready) in ready.into_iter().enumerate() {
+                if ready {
+                    self.read(i, &mut buf, output, guard)?;
+                }
+            }
+            self.feed_stdin()?;
+        }
+        Ok(())
+    }
+
+    /// Which readers are ready (stdin is simply tried after each poll).
+    fn poll(&self) -> Result<[bool; 3], SandboxError> {
+        let mut fds: Vec<PollFd<'_>> = Vec::with_capacity(4);
+        let mut index = Vec::with_capacity(3);
+        for (i, reader) in self.readers.iter().enumerate() {
+            if let Some(fd) = reader {
+                fds.push(PollFd::new(fd, PollFlags::IN));
+                index.push(i);
+            }
+        }
+        if let Some(fd) = &self.stdin {
+            fds.push(PollFd::new(fd, PollFlags::OUT));
+        }
+        let mut ready = [false; 3];
+        match rustix::event::poll(&mut fds, Some(&TICK)) {
+            Ok(_) | Err(Errno::INTR) => {}
+            Err(e) => return Err(SandboxError::spawn("poll", e)),
+        }
+        for (slot, fd) in index.iter().zip(&fds) {
+            ready[*slot] = !fd.revents().is_empty();
+        }
+        Ok(ready)
+    }
+
+    fn read(
+        &mut self,
+        i: usize,
+        buf: &mut [u8],
+        output: &mut dyn FnMut(Stream, &[u8]),
+        guard: &mut Guard,
+    ) -> Result<(), SandboxError> {
+        let Some(fd) = &self.readers[i] else {
+            return Ok(());
+        };
+        let n = match rustix::io::read(fd, &mut *buf) {
+            Ok(n) => n,
+            Err(Errno::INTR) | Err(Errno::AGAIN) => return Ok(()),
+            Err(e) => return Err(SandboxError::spawn("read", e)),
+        };
+        if n == 0 {
+            self.readers[i] = None;
+            return Ok(());
+        }
+        match i {
+            0 => output(Stream::Stdout, &buf[..n]),
+            1 => output(Stream::Stderr, &buf[..n]),
+            _ => self.reports.take(&buf[..n], guard),
+        }
+        Ok(())
+    }
+
+    fn feed_stdin(&mut self) -> Result<(), SandboxError> {
+        let Some(fd) = &self.stdin else {
+            return Ok(());
+        };
+        match write_some(fd.as_fd(), self.input) {
+            Ok(n) => self.input = &self.input[n..],
+            Err(Errno::AGAIN) | Err(Errno::INTR) => {}
+            // The command closed its stdin (EPIPE; rbuild ignores SIGPIPE,
+            // as every Rust program does): the rest is not wanted.
+            Err(_) => self.input = &[],
+        }
+        if self.input.is_empty() {
+            self.stdin = None; // EOF for the command
+        }
+        Ok(())
+    }
+}
+
+fn write_some(fd: BorrowedFd<'_>, bytes: &[u8]) -> rustix::io::Result<usize> {
+    rustix::io::write(fd, &bytes[..bytes.len().min(64 * 1024)])
+}
