@@ -37,7 +37,7 @@ pub enum BuildError {
     RunFailed { command: String, code: i32 },
     #[error("{what} is not implemented yet")]
     Unsupported { what: String },
-    #[error("Dockerfile:{line}: {instruction}: {source}")]
+    #[error("Dockerfile:{line}: {instruction}")]
     Step {
         line: usize,
         instruction: String,

@@ -187,7 +187,17 @@ pub fn run(
     let _lock = store
         .lock_shared()
         .map_err(|e| Failure::build(render_error(&e)))?;
-    let image = build::build(&store, &plan, &opts).map_err(|e| Failure::build(render_error(&e)))?;
+    let image = build::build(&store, &plan, &opts).map_err(|e| {
+        let code = if crate::sandbox::interrupted() {
+            130
+        } else {
+            1
+        };
+        Failure {
+            message: render_error(&e),
+            code,
+        }
+    })?;
     let compression = match args.compression {
         CompressionArg::Gzip => Compression::Gzip,
         CompressionArg::Zstd => Compression::Zstd,

@@ -173,6 +173,43 @@ pub fn interrupt() {
     INTERRUPTED.store(true, Ordering::SeqCst);
 }
 
+/// Steps running right now in this process.
+static RUNNING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Whether [`interrupt`] was called.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+extern "C" fn on_interrupt_signal(_: libc::c_int) {
+    interrupt();
+    if RUNNING.load(Ordering::SeqCst) == 0 {
+        // No step to stop: leave at once. The store stays as it was (writes
+        // in flight are temp files, removed by the next open) and no mount
+        // exists outside a step's own namespace.
+        // SAFETY: _exit is async-signal-safe.
+        unsafe { libc::_exit(130) };
+    }
+}
+
+/// Makes SIGINT and SIGTERM call [`interrupt`]: a running step is killed
+/// with its whole process tree, the build fails with `Interrupted`, and its
+/// temp files are cleaned up on the way out, leaving the store as it was.
+pub fn install_interrupt_handler() {
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: a zeroed sigaction is valid; the handler only stores an
+        // atomic, which is async-signal-safe.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction =
+                on_interrupt_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+            action.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(sig, &action, std::ptr::null_mut());
+        }
+    }
+}
+
 /// Runs one step and streams its stdout/stderr chunks to `output` as they
 /// arrive. A command exiting non-zero is not an error: see
 /// [`RunOutcome::status`].
@@ -190,5 +227,8 @@ pub fn run_cancellable(
     output: &mut dyn FnMut(Stream, &[u8]),
     cancel: &AtomicBool,
 ) -> Result<RunOutcome, SandboxError> {
-    parent::run(spec, output, cancel, &INTERRUPTED)
+    RUNNING.fetch_add(1, Ordering::SeqCst);
+    let result = parent::run(spec, output, cancel, &INTERRUPTED);
+    RUNNING.fetch_sub(1, Ordering::SeqCst);
+    result
 }

@@ -1,0 +1,321 @@
+//! RUN end to end: a busybox base made with `rbuild import`, steps run in the
+//! sandbox, results read back. Needs root, overlayfs and Debian's
+//! busybox-static (`/bin/busybox`); skips with a message otherwise.
+
+use std::io::Read;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const RBUILD: &str = env!("CARGO_BIN_EXE_rbuild");
+
+struct Setup {
+    dir: tempfile::TempDir,
+}
+
+impl Setup {
+    /// A store holding `localhost/busybox:latest`, or None when the machine
+    /// cannot run steps.
+    fn new() -> Option<Setup> {
+        if !rustix::process::geteuid().is_root() || !Path::new("/bin/busybox").exists() {
+            eprintln!("SKIPPED: needs root and /bin/busybox (apt-get install busybox-static)");
+            return None;
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rootfs = dir.path().join("rootfs");
+        for d in ["bin", "etc", "tmp", "base/dir"] {
+            std::fs::create_dir_all(rootfs.join(d)).expect("dirs");
+        }
+        std::fs::set_permissions(rootfs.join("tmp"), std::fs::Permissions::from_mode(0o1777))
+            .expect("tmp");
+        std::fs::copy("/bin/busybox", rootfs.join("bin/busybox")).expect("busybox");
+        let applets = Command::new("/bin/busybox")
+            .arg("--list")
+            .output()
+            .expect("busybox --list");
+        for applet in String::from_utf8_lossy(&applets.stdout).split_whitespace() {
+            let _ = std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet));
+        }
+        std::fs::write(
+            rootfs.join("etc/passwd"),
+            "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n",
+        )
+        .expect("passwd");
+        std::fs::write(
+            rootfs.join("etc/group"),
+            "root:x:0:\nwheel:x:10:root\napp:x:1000:\n",
+        )
+        .expect("group");
+        std::fs::write(rootfs.join("base/file"), "from base\n").expect("file");
+        std::fs::write(rootfs.join("base/dir/x"), "x\n").expect("file");
+        let tar = dir.path().join("rootfs.tar");
+        let status = Command::new("tar")
+            .arg("-C")
+            .arg(&rootfs)
+            .arg("-cf")
+            .arg(&tar)
+            .arg(".")
+            .status()
+            .expect("tar");
+        assert!(status.success());
+        let setup = Setup { dir };
+        setup.rbuild(
+            &[
+                "import",
+                "--root",
+                &setup.store(),
+                tar.to_str().expect("utf-8"),
+                "localhost/busybox:latest",
+            ],
+            true,
+        );
+        Some(setup)
+    }
+
+    fn store(&self) -> String {
+        self.dir.path().join("store").to_string_lossy().into_owned()
+    }
+
+    fn rbuild(&self, args: &[&str], must_succeed: bool) -> Output {
+        let out = Command::new(RBUILD)
+            .args(args)
+            .output()
+            .expect("rbuild runs");
+        if must_succeed {
+            assert!(
+                out.status.success(),
+                "rbuild {args:?}:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        out
+    }
+
+    /// Builds `dockerfile` (FROM the busybox base) and returns the exported
+    /// root filesystem directory.
+    fn build(
+        &self,
+        name: &str,
+        dockerfile: &str,
+        extra: &[&str],
+        must_succeed: bool,
+    ) -> (Output, PathBuf) {
+        let ctx = self.dir.path().join(format!("ctx-{name}"));
+        std::fs::create_dir_all(&ctx).expect("ctx");
+        std::fs::write(
+            ctx.join("Dockerfile"),
+            format!("FROM localhost/busybox:latest\n{dockerfile}"),
+        )
+        .expect("Dockerfile");
+        let out_dir = self.dir.path().join(format!("out-{name}"));
+        let output = format!("type=local,dest={}", out_dir.display());
+        let store = self.store();
+        let mut args = vec![
+            "build",
+            "--root",
+            &store,
+            "--progress",
+            "plain",
+            "--output",
+            &output,
+        ];
+        args.extend_from_slice(extra);
+        let ctx_str = ctx.to_string_lossy().into_owned();
+        args.push(&ctx_str);
+        (self.rbuild(&args, must_succeed), out_dir)
+    }
+}
+
+#[test]
+fn deletions_become_whiteouts_and_opaque_directories() {
+    let Some(s) = Setup::new() else { return };
+    let (_, root) = s.build(
+        "whiteouts",
+        "RUN rm /base/file && rm -rf /base/dir && mkdir /base/dir && echo new > /base/dir/y\nRUN mkdir /tmp/f && echo 1 > /f && rm /f && mkdir /f && rm -rf /tmp/f\n",
+        &[],
+        true,
+    );
+    assert!(
+        !root.join("base/file").exists(),
+        "a file deleted from the base stays deleted"
+    );
+    assert!(
+        !root.join("base/dir/x").exists(),
+        "a recreated directory hides the old contents"
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("base/dir/y")).expect("y"),
+        "new\n"
+    );
+    assert!(root.join("f").is_dir(), "a file replaced by a directory");
+    assert!(!root.join("tmp/f").exists());
+}
+
+#[test]
+fn modes_xattrs_and_hard_links_survive() {
+    let Some(s) = Setup::new() else { return };
+    let (_, root) = s.build(
+        "modes",
+        "RUN cp /bin/busybox /suid && chmod 4755 /suid && mkdir /sticky && chmod 1777 /sticky && echo d > /hl-a && ln /hl-a /hl-b && setfattr -n user.rbuild -v yes /hl-a 2>/dev/null || true\n",
+        &[],
+        true,
+    );
+    let mode = |p: &str| {
+        std::fs::symlink_metadata(root.join(p))
+            .expect(p)
+            .permissions()
+            .mode()
+            & 0o7777
+    };
+    assert_eq!(mode("suid"), 0o4755);
+    assert_eq!(mode("sticky"), 0o1777);
+    let a = std::fs::metadata(root.join("hl-a")).expect("hl-a");
+    let b = std::fs::metadata(root.join("hl-b")).expect("hl-b");
+    assert_eq!(
+        (a.ino(), a.nlink()),
+        (b.ino(), 2),
+        "hard links stay hard links"
+    );
+}
+
+#[test]
+fn user_env_and_workdir_reach_the_step() {
+    let Some(s) = Setup::new() else { return };
+    let (_, root) = s.build(
+        "user",
+        "ARG GREETING=hi\nENV FOO=bar\nWORKDIR /work\nUSER app\nRUN id > /tmp/id && echo \"$FOO $GREETING $PWD $HOME\" > /tmp/env\n",
+        &[],
+        true,
+    );
+    let id = std::fs::read_to_string(root.join("tmp/id")).expect("id");
+    assert!(id.starts_with("uid=1000(app) gid=1000(app)"), "{id}");
+    assert_eq!(
+        std::fs::read_to_string(root.join("tmp/env")).expect("env"),
+        "bar hi /work /home/app\n"
+    );
+}
+
+#[test]
+fn failing_step_names_the_line_and_exit_code() {
+    let Some(s) = Setup::new() else { return };
+    let (out, _) = s.build("fail", "RUN true\nRUN exit 3\n", &[], false);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Dockerfile:3"), "{err}");
+    assert!(err.contains("exit code: 3"), "{err}");
+}
+
+#[test]
+fn network_none_cannot_reach_loopback_that_host_can() {
+    let Some(s) = Setup::new() else { return };
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(4) {
+            drop(stream);
+        }
+    });
+    let step = format!("RUN --network=host nc -w 2 127.0.0.1 {port} </dev/null\n");
+    s.build("net-host", &step, &[], true);
+    let step = format!("RUN --network=none nc -w 2 127.0.0.1 {port} </dev/null\n");
+    let (out, _) = s.build("net-none", &step, &[], false);
+    assert!(
+        !out.status.success(),
+        "a step with --network=none reached the host's loopback"
+    );
+}
+
+#[test]
+fn secrets_never_reach_a_blob() {
+    let Some(s) = Setup::new() else { return };
+    let secret = s.dir.path().join("secret.txt");
+    std::fs::write(&secret, "s3cr3t-value-4711").expect("secret");
+    let spec = format!("id=tok,src={}", secret.display());
+    let (_, root) = s.build(
+        "secret",
+        "RUN --mount=type=secret,id=tok test -s /run/secrets/tok && grep -q value /run/secrets/tok && echo ok > /used\n",
+        &["--secret", &spec],
+        true,
+    );
+    assert!(root.join("used").exists());
+    assert!(
+        !root.join("run/secrets/tok").exists(),
+        "no secret stub left in the layer"
+    );
+    for entry in std::fs::read_dir(Path::new(&s.store()).join("blobs/sha256")).expect("blobs") {
+        let bytes = std::fs::read(entry.expect("entry").path()).expect("blob");
+        let mut data = Vec::new();
+        if bytes.starts_with(&[0x1f, 0x8b]) {
+            flate2::read::GzDecoder::new(&bytes[..])
+                .read_to_end(&mut data)
+                .expect("gunzip");
+        } else {
+            data = bytes;
+        }
+        assert!(
+            !data.windows(17).any(|w| w == b"s3cr3t-value-4711"),
+            "secret found in a blob"
+        );
+    }
+}
+
+/// Processes whose command line mentions `marker`.
+fn processes_with(marker: &str) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .expect("/proc")
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .chars()
+                .all(|c| c.is_ascii_digit())
+        })
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains(marker) && !c.contains("cargo") && !c.contains("run_steps"))
+        .collect()
+}
+
+#[test]
+fn no_mount_or_process_outlives_a_build() {
+    let Some(s) = Setup::new() else { return };
+    s.build("ok", "RUN true\n", &[], true);
+    s.build("bad", "RUN exit 1\n", &[], false);
+    for signal in [rustix::process::Signal::INT, rustix::process::Signal::KILL] {
+        let ctx = s.dir.path().join("ctx-long");
+        std::fs::create_dir_all(&ctx).expect("ctx");
+        std::fs::write(
+            ctx.join("Dockerfile"),
+            "FROM localhost/busybox:latest\nRUN sleep 4711\n",
+        )
+        .expect("Dockerfile");
+        let mut child = Command::new(RBUILD)
+            .args(["build", "--root", &s.store(), "--progress", "quiet"])
+            .arg(&ctx)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn");
+        let started = std::time::Instant::now();
+        while processes_with("sleep 4711").is_empty() && started.elapsed().as_secs() < 20 {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let pid = rustix::process::Pid::from_raw(child.id() as i32).expect("pid");
+        rustix::process::kill_process(pid, signal).expect("signal");
+        let status = child.wait().expect("wait");
+        assert!(!status.success());
+        let deadline = std::time::Instant::now();
+        while !processes_with("sleep 4711").is_empty() && deadline.elapsed().as_secs() < 5 {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert!(
+            processes_with("sleep 4711").is_empty(),
+            "the step outlived rbuild after {signal:?}"
+        );
+    }
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    assert!(
+        !mountinfo.contains(&s.store()),
+        "an rbuild mount is left:\n{mountinfo}"
+    );
+}
