@@ -632,3 +632,49 @@ fn copy_parents_keeps_source_paths() {
     assert!(!out.join("p/x/z/b.txt").exists());
     assert_eq!(read("q/z/b.txt"), "b");
 }
+
+#[test]
+fn copy_keeps_hard_links_and_xattrs_from_the_context() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let ctx = work.path().join("ctx");
+    std::fs::create_dir_all(&ctx).expect("ctx");
+    std::fs::write(ctx.join("a.txt"), "linked").expect("write");
+    std::fs::hard_link(ctx.join("a.txt"), ctx.join("b.txt")).expect("hard link");
+    let has_xattr = Command::new("setfattr")
+        .args(["-n", "user.rbuild", "-v", "kept"])
+        .arg(ctx.join("a.txt"))
+        .status()
+        .is_ok_and(|s| s.success());
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM scratch\nCOPY a.txt b.txt /x/\n",
+    )
+    .expect("write");
+    let out = work.path().join("out");
+    let root = work.path().join("store");
+    rbuild(&[
+        "build",
+        "--root",
+        root.to_str().expect("utf-8"),
+        "--output",
+        &format!("type=local,dest={}", out.display()),
+        ctx.to_str().expect("utf-8"),
+    ]);
+    let a = std::fs::metadata(out.join("x/a.txt")).expect("a");
+    let b = std::fs::metadata(out.join("x/b.txt")).expect("b");
+    assert_eq!(
+        (a.ino(), a.nlink()),
+        (b.ino(), 2),
+        "hard links in the context stay hard links"
+    );
+    if has_xattr {
+        let got = Command::new("getfattr")
+            .args(["--only-values", "-n", "user.rbuild"])
+            .arg(out.join("x/a.txt"))
+            .output()
+            .expect("getfattr");
+        assert_eq!(String::from_utf8_lossy(&got.stdout), "kept");
+    } else {
+        eprintln!("SKIPPED: setfattr not installed; xattr part not checked");
+    }
+}

@@ -12,9 +12,10 @@ acceptance=../shared/acceptance/run
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     if [ -f "$acceptance" ]; then
         python3 "$acceptance" --setup
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq attr
     else
         apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq skopeo umoci podman runc oci-image-tool busybox-static
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq skopeo umoci podman runc oci-image-tool busybox-static attr
     fi
 fi
 

@@ -17,7 +17,7 @@ use super::{Build, NamedContext};
 use crate::context::{Context, EntryKind as CtxKind, PatternMatcher, ResolvedSource, StatCache};
 use crate::image::{load_image, ImageSource};
 use crate::ir::{Chmod, Copy, CopyFrom, CopySource};
-use crate::layer::{EntryKind, FileSource, LayerEntry};
+use crate::layer::{layer_xattrs, EntryKind, FileSource, LayerEntry};
 use crate::shell::Lexer;
 use sha2::{Digest as _, Sha256};
 use std::collections::BTreeMap;
@@ -315,6 +315,9 @@ fn content_digest(b: &Build, ctx: &Context, items: &[Item]) -> Result<String, Bu
 /// Entries by image path (relative, no leading `/`), later ones winning.
 pub(super) struct EntryPlan {
     entries: BTreeMap<PathBuf, LayerEntry>,
+    /// Files with more than one link, by (device, inode): copied hard links
+    /// stay hard links.
+    inodes: BTreeMap<PathBuf, (u64, u64)>,
     time: i64,
 }
 
@@ -322,17 +325,44 @@ impl EntryPlan {
     pub fn new(time: i64) -> Self {
         EntryPlan {
             entries: BTreeMap::new(),
+            inodes: BTreeMap::new(),
             time,
         }
     }
 
     pub fn add(&mut self, entry: LayerEntry) {
+        self.inodes.remove(&entry.path);
         self.entries.insert(entry.path.clone(), entry);
+    }
+
+    /// Adds a file that has other links (`inode` = device and inode number).
+    fn add_linked(&mut self, entry: LayerEntry, inode: (u64, u64)) {
+        let path = entry.path.clone();
+        self.add(entry);
+        self.inodes.insert(path, inode);
+    }
+
+    /// Every group of paths sharing an inode becomes one file (the first
+    /// path in tar order) and hard links to it.
+    fn link_hard_links(&mut self) {
+        let mut first: BTreeMap<(u64, u64), PathBuf> = BTreeMap::new();
+        for (path, inode) in &self.inodes {
+            let Some(target) = first.get(inode) else {
+                first.insert(*inode, path.clone());
+                continue;
+            };
+            if let Some(entry) = self.entries.get_mut(path) {
+                entry.kind = EntryKind::HardLink {
+                    target: target.clone(),
+                };
+            }
+        }
     }
 
     /// Adds parent directories: existing ones with their metadata from the
     /// image, missing ones as 0755 owned by `--chown` or root.
     fn finish(mut self, view: &RootView, attrs: &Attrs) -> Vec<LayerEntry> {
+        self.link_hard_links();
         let paths: Vec<PathBuf> = self.entries.keys().cloned().collect();
         for path in paths {
             for parent in path.ancestors().skip(1) {
@@ -473,20 +503,26 @@ fn add_item(
                     CtxKind::Other => continue,
                 };
                 let (uid, gid) = owner(e.uid, e.gid);
-                plan.add(LayerEntry {
+                let xattrs = layer_xattrs(&ctx.root().join(&e.rel))?;
+                let mode = match (&kind, &attrs.chmod) {
+                    (EntryKind::Symlink { .. }, _) | (_, None) => e.mode & 0o7777,
+                    (kind, Some(change)) => change.apply(e.mode, matches!(kind, EntryKind::Dir)),
+                };
+                let linked = matches!(kind, EntryKind::File { .. }) && e.nlink > 1;
+                let entry = LayerEntry {
                     path: rel(&dest),
-                    mode: match (&kind, &attrs.chmod) {
-                        (EntryKind::Symlink { .. }, _) | (_, None) => e.mode & 0o7777,
-                        (kind, Some(change)) => {
-                            change.apply(e.mode, matches!(kind, EntryKind::Dir))
-                        }
-                    },
+                    mode,
                     kind,
                     uid,
                     gid,
                     mtime: (e.mtime_ns.div_euclid(1_000_000_000)) as i64,
-                    xattrs: Vec::new(),
-                });
+                    xattrs,
+                };
+                if linked {
+                    plan.add_linked(entry, (e.dev, e.ino));
+                } else {
+                    plan.add(entry);
+                }
             }
             Ok(())
         }

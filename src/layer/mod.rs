@@ -25,7 +25,7 @@ pub use compress::{
 pub use entry::{EntryKind, FileSource, LayerEntry};
 pub use error::LayerError;
 pub use hash::{BlobDigest, LayerDigest};
-pub use scan::{entries_from_dir, ScanOptions};
+pub use scan::{entries_from_dir, layer_xattrs, ScanOptions};
 pub use unpack::{unpack_layer, UnpackOptions, UnpackStats, WhiteoutMode};
 pub use write::{write_layer, WriteOptions};
 

@@ -144,6 +144,16 @@ fn non_dir_kind(abs: &Path, md: &Metadata) -> Result<EntryKind> {
     })
 }
 
+/// The extended attributes a layer carries for `path` (not following a
+/// final symlink): overlay-private and host-only names left out.
+pub fn layer_xattrs(path: &Path) -> Result<Vec<(String, Vec<u8>)>> {
+    let all = xattr::read_all(path).map_err(io_at("reading extended attributes of", path))?;
+    Ok(all
+        .into_iter()
+        .filter(|(name, _)| !is_overlay_private(name) && !HOST_ONLY_XATTRS.contains(&&**name))
+        .collect())
+}
+
 fn is_opaque(xattrs: &[(String, Vec<u8>)]) -> bool {
     xattrs.iter().any(|(name, value)| {
         (name == "trusted.overlay.opaque" || name == "user.overlay.opaque") && value == b"y"

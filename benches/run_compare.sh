@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# RUN benchmark (hyperfine): a step writing 20,000 small files and 100 MB,
+# then one deleting a quarter of them. Compared with the floor (the same
+# commands under plain chroot, each followed by `tar | sha256sum` of what it
+# changed) and with `buildah bud --isolation chroot --layers`.
+# Needs root, busybox-static, hyperfine (and buildah for the third line).
+# Usage: benches/run_compare.sh [rbuild]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rbuild=$(realpath "${1:-target/release/rbuild}")
+work=$(mktemp -d /var/tmp/rbuild-runbench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+mkdir -p "$work/rootfs/bin" "$work/rootfs/tmp" "$work/ctx"
+cp /bin/busybox "$work/rootfs/bin/"
+for a in $(/bin/busybox --list); do ln -sf busybox "$work/rootfs/bin/$a"; done
+tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
+"$rbuild" import --root "$work/store" "$work/rootfs.tar" localhost/bench-base:latest >/dev/null
+"$rbuild" save --root "$work/store" --format oci -o "$work/base.oci.tar" localhost/bench-base:latest
+
+write='mkdir /data && cd /data && i=0 && while [ $i -lt 20000 ]; do echo $i > f$i; i=$((i+1)); done && dd if=/dev/urandom of=/data/big bs=1M count=100 2>/dev/null'
+delete='cd /data && rm -f $(seq -f "f%g" 0 4999)'
+cat > "$work/ctx/Dockerfile" <<DOCKERFILE
+ARG BASE
+FROM \${BASE}
+RUN $write
+RUN $delete
+DOCKERFILE
+
+floor="chroot $work/rootfs /bin/sh -c '$write' && tar -C $work/rootfs -cf - data | sha256sum && chroot $work/rootfs /bin/sh -c '$delete' && tar -C $work/rootfs -cf - data | sha256sum"
+commands=(
+  -n 'floor: chroot + tar | sha256sum' --prepare "rm -rf $work/rootfs/data" "$floor"
+  -n 'rbuild build --no-cache' --prepare true
+  "$rbuild build --root $work/store --progress quiet --no-cache --build-arg BASE=oci-archive:$work/base.oci.tar $work/ctx"
+)
+if command -v buildah >/dev/null; then
+  commands+=(-n 'buildah bud --isolation chroot --layers' --prepare "buildah --root $work/buildah --runroot $work/buildah-run --storage-driver vfs rmi -a -f >/dev/null 2>&1 || true"
+    "buildah --root $work/buildah --runroot $work/buildah-run --storage-driver vfs bud -q --isolation chroot --layers --no-cache --build-arg BASE=oci-archive:$work/base.oci.tar $work/ctx")
+fi
+hyperfine --warmup 1 --runs 5 --export-markdown "$work/run.md" "${commands[@]}"
+cat "$work/run.md"
