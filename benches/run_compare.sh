@@ -10,10 +10,14 @@ cd "$(dirname "$0")/.."
 rbuild=$(realpath "${1:-target/release/rbuild}")
 work=$(mktemp -d /var/tmp/rbuild-runbench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
+[ -n "${KEEP:-}" ] && trap - EXIT
 
-mkdir -p "$work/rootfs/bin" "$work/rootfs/tmp" "$work/ctx"
+mkdir -p "$work/rootfs/bin" "$work/rootfs/tmp" "$work/rootfs/dev" "$work/ctx"
+# The floor's plain chroot has no /dev of its own.
+mknod -m 666 "$work/rootfs/dev/null" c 1 3
+mknod -m 666 "$work/rootfs/dev/urandom" c 1 9
 cp /bin/busybox "$work/rootfs/bin/"
-for a in $(/bin/busybox --list); do ln -sf busybox "$work/rootfs/bin/$a"; done
+for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox "$work/rootfs/bin/$a"; done
 tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
 "$rbuild" import --root "$work/store" "$work/rootfs.tar" localhost/bench-base:latest >/dev/null
 "$rbuild" save --root "$work/store" --format oci -o "$work/base.oci.tar" localhost/bench-base:latest
@@ -37,5 +41,6 @@ if command -v buildah >/dev/null; then
   commands+=(-n 'buildah bud --isolation chroot --layers' --prepare "buildah --root $work/buildah --runroot $work/buildah-run --storage-driver vfs rmi -a -f >/dev/null 2>&1 || true"
     "buildah --root $work/buildah --runroot $work/buildah-run --storage-driver vfs bud -q --isolation chroot --layers --no-cache --build-arg BASE=oci-archive:$work/base.oci.tar $work/ctx")
 fi
+[ -n "${DEBUG:-}" ] && exit 0
 hyperfine --warmup 1 --runs 5 --export-markdown "$work/run.md" "${commands[@]}"
 cat "$work/run.md"

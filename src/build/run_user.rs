@@ -27,7 +27,8 @@ fn passwd_entry<'a>(passwd: &'a str, user: &str) -> Option<Vec<&'a str>> {
 /// with no passwd entry runs with gid 0 and no extra groups; an explicit group
 /// gives no supplementary groups.
 pub fn resolve_run_user(view: &RootView, spec: &str) -> Result<RunUser, BuildError> {
-    let spec = if spec.is_empty() { "root" } else { spec };
+    let default_root = spec.is_empty();
+    let spec = if default_root { "root" } else { spec };
     let (user, group) = match spec.split_once(':') {
         Some((u, g)) => (u, Some(g)),
         None => (spec, None),
@@ -43,6 +44,8 @@ pub fn resolve_run_user(view: &RootView, spec: &str) -> Result<RunUser, BuildErr
             f[5].to_string(),
         ),
         (None, Ok(uid)) => (uid, 0, None, "/".to_string()),
+        // No USER and no passwd entry for root (e.g. FROM scratch): root.
+        (None, Err(_)) if default_root => (0, 0, None, "/root".to_string()),
         (None, Err(_)) => {
             return Err(BuildError::Invalid(format!(
                 "unable to find user {user}: no matching entries in passwd file"
