@@ -319,3 +319,31 @@ fn no_mount_or_process_outlives_a_build() {
         "an rbuild mount is left:\n{mountinfo}"
     );
 }
+
+#[test]
+fn native_snapshotter_gives_the_same_result_as_overlay() {
+    let Some(s) = Setup::new() else { return };
+    let steps = "RUN rm /base/file && rm -rf /base/dir && mkdir /base/dir && echo new > /base/dir/y\nRUN echo d > /hl-a && ln /hl-a /hl-b && chmod 4755 /hl-a && mkdir -p /made/deep && rm -rf /tmp\n";
+    let (_, overlay) = s.build("snap-overlay", steps, &["--snapshotter", "overlay"], true);
+    let (_, native) = s.build(
+        "snap-native",
+        steps,
+        &["--snapshotter", "native", "--no-cache"],
+        true,
+    );
+    for root in [&overlay, &native] {
+        assert!(!root.join("base/file").exists());
+        assert!(!root.join("base/dir/x").exists());
+        assert!(
+            !root.join("tmp").exists(),
+            "a deleted base directory stays deleted"
+        );
+        assert_eq!(
+            std::fs::read_to_string(root.join("base/dir/y")).expect("y"),
+            "new\n"
+        );
+        let a = std::fs::metadata(root.join("hl-a")).expect("hl-a");
+        assert_eq!((a.nlink(), a.permissions().mode() & 0o7777), (2, 0o4755));
+        assert!(root.join("made/deep").is_dir());
+    }
+}

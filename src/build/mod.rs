@@ -5,6 +5,7 @@
 mod archive;
 mod chmod;
 mod copy;
+mod diff;
 mod error;
 mod fetch;
 mod layers;
@@ -22,7 +23,9 @@ pub mod time;
 mod workdir;
 
 pub use error::BuildError;
-pub use options::{BuildOptions, NamedContext, NetworkDefault, ProgressMode, SecretSource};
+pub use options::{
+    BuildOptions, NamedContext, NetworkDefault, ProgressMode, SecretSource, Snapshotter,
+};
 
 use crate::context::Context;
 use crate::dockerfile;

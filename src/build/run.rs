@@ -2,10 +2,12 @@
 //! overlay's upper directory is the diff, written as the new layer and kept as
 //! that layer's snapshot (no re-unpacking for the next step).
 
+use super::diff::diff_dirs;
 use super::error::BuildError;
 use super::layers;
 use super::progress::StepHandle;
-use super::rootfs::RootView;
+use super::rootfs::{flatten, RootView};
+use super::run_mounts::copy_tree;
 use super::run_mounts::{prepare_mounts, PreparedMounts};
 use super::run_user::resolve_run_user;
 use super::state::{chain_key, StageState};
@@ -171,20 +173,12 @@ pub fn run(
         }
     }
     let temp = b.store.temp_dir()?;
-    let upper = temp.path().join("upper");
-    let work = temp.path().join("work");
-    for dir in [&upper, &work] {
-        std::fs::create_dir(dir).map_err(BuildError::io(dir))?;
-    }
+    let root = prepare_root(b, state, &view, temp.path())?;
     let mut sandbox_mounts = mounts.mounts.clone();
     let script = heredoc_script(run, &argv, temp.path())?;
     sandbox_mounts.extend(script);
     let spec = RunSpec {
-        rootfs: RootfsSpec::Overlay {
-            lowers: view.layers.clone(),
-            upper: upper.clone(),
-            work,
-        },
+        rootfs: root.spec.clone(),
         argv: argv.clone(),
         env,
         cwd,
@@ -212,20 +206,67 @@ pub fn run(
             code: outcome.status.exit_code(),
         });
     }
-    let stubs = empty_stubs(&upper, &outcome.created_mount_points);
-    let mut entries = entries_from_dir(&upper, &ScanOptions::default())?;
+    let stubs = empty_stubs(&root.changed, &outcome.created_mount_points);
+    let mut entries = match &root.base {
+        None => entries_from_dir(&root.changed, &ScanOptions::default())?,
+        Some(base) => diff_dirs(base, &root.changed)?,
+    };
     entries.retain(|e| !stubs.contains(&e.path));
     let layer = layers::commit(b.store, &entries, b.opts.source_date_epoch)?;
-    // The upper dir is this layer's snapshot already; keep it when it holds
-    // exactly the layer (no mount stubs were dropped).
-    if stubs.is_empty() {
-        let _ = b.store.commit_snapshot(&upper, &layer.diff_id.hex());
+    // An overlay upper dir is this layer's snapshot already; keep it when it
+    // holds exactly the layer (no mount stubs were dropped).
+    if stubs.is_empty() && root.base.is_none() {
+        let _ = b.store.commit_snapshot(&root.changed, &layer.diff_id.hex());
     }
     layers::remember(b.store, &state.key, Some(&layer))?;
     state.history(history, false);
     state.image.layers.push(layer);
     b.progress.done(handle);
     Ok(())
+}
+
+/// Where a step runs and how its changes are found.
+struct StepRoot {
+    spec: RootfsSpec,
+    /// The overlay upper dir, or the private copy the step ran in.
+    changed: PathBuf,
+    /// For the fallback snapshotter: the parent root filesystem to diff against.
+    base: Option<PathBuf>,
+}
+
+/// Overlay when the kernel has it (the upper dir is the diff); otherwise, or
+/// with `--snapshotter native`, a private copy of the flattened parent that is
+/// compared with it afterwards.
+fn prepare_root(
+    b: &Build,
+    state: &StageState,
+    view: &RootView,
+    temp: &std::path::Path,
+) -> Result<StepRoot, BuildError> {
+    if b.opts.snapshotter.use_overlay() {
+        let upper = temp.join("upper");
+        let work = temp.join("work");
+        for dir in [&upper, &work] {
+            std::fs::create_dir(dir).map_err(BuildError::io(dir))?;
+        }
+        return Ok(StepRoot {
+            spec: RootfsSpec::Overlay {
+                lowers: view.layers.clone(),
+                upper: upper.clone(),
+                work,
+            },
+            changed: upper,
+            base: None,
+        });
+    }
+    let base = flatten(b.store, &state.image.layers)?;
+    let copy = temp.join("rootfs");
+    copy_tree(&base, &copy)?;
+    Ok(StepRoot {
+        spec: RootfsSpec::Dir(copy.clone()),
+        changed: copy,
+        base: Some(base),
+    })
 }
 
 /// Mount points the sandbox had to create that are still empty: they are no

@@ -145,7 +145,8 @@ fn bind(
     Ok(())
 }
 
-fn copy_tree(from: &Path, to: &Path) -> Result<(), BuildError> {
+/// A full copy (`cp -a`: modes, owners, links, xattrs, times).
+pub(super) fn copy_tree(from: &Path, to: &Path) -> Result<(), BuildError> {
     let status = std::process::Command::new("cp")
         .arg("-a")
         .arg(from)

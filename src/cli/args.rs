@@ -192,8 +192,18 @@ pub struct BuildArgs {
     /// Add NAME:IP to /etc/hosts in RUN steps (repeatable)
     #[arg(long = "add-host")]
     pub add_hosts: Vec<String>,
+    /// How RUN captures changes: overlay, native (copy and compare), or auto
+    #[arg(long, value_enum, default_value = "auto", env = "RBUILD_SNAPSHOTTER")]
+    pub snapshotter: SnapshotterArg,
     /// Build context directory
     pub context: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SnapshotterArg {
+    Auto,
+    Overlay,
+    Native,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -1,10 +1,12 @@
 //! `rbuild build`: plan, lint, run the build, export.
 
-use super::args::{BuildArgs, CompressionArg, Progress};
+use super::args::{BuildArgs, CompressionArg, Progress, SnapshotterArg};
 use super::diagnostics::parse_and_lower;
 use super::input::find_dockerfile;
 use super::Failure;
-use crate::build::{self, BuildOptions, NamedContext, NetworkDefault, ProgressMode, SecretSource};
+use crate::build::{
+    self, BuildOptions, NamedContext, NetworkDefault, ProgressMode, SecretSource, Snapshotter,
+};
 use crate::export::{self, Output};
 use crate::image::Platform;
 use crate::layer::Compression;
@@ -181,6 +183,11 @@ pub fn run(
                     })
             })
             .collect::<Result<_, _>>()?,
+        snapshotter: match args.snapshotter {
+            SnapshotterArg::Auto => Snapshotter::Auto,
+            SnapshotterArg::Overlay => Snapshotter::Overlay,
+            SnapshotterArg::Native => Snapshotter::Native,
+        },
     };
     let root = args.root.clone().unwrap_or_else(default_root);
     let store = Store::open(&root).map_err(|e| Failure::build(render_error(&e)))?;
