@@ -347,3 +347,20 @@ fn native_snapshotter_gives_the_same_result_as_overlay() {
         assert!(root.join("made/deep").is_dir());
     }
 }
+
+#[test]
+fn deep_layer_stacks_are_flattened_for_the_overlay() {
+    let Some(s) = Setup::new() else { return };
+    let mut steps = String::new();
+    for i in 0..140 {
+        steps.push_str(&format!("COPY <<EOF /layers/f{i}\n{i}\nEOF\n"));
+    }
+    steps.push_str("RUN cat /layers/f0 /layers/f139 > /sum && rm /layers/f5\n");
+    let (_, root) = s.build("deep", &steps, &[], true);
+    assert_eq!(
+        std::fs::read_to_string(root.join("sum")).expect("sum"),
+        "0\n139\n"
+    );
+    assert!(!root.join("layers/f5").exists());
+    assert!(root.join("layers/f6").exists());
+}

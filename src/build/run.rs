@@ -225,6 +225,10 @@ pub fn run(
     Ok(())
 }
 
+/// Lower directories stacked as they are; deeper parents are flattened.
+/// (The kernel allows 500; 128 is what Docker's overlay2 driver uses.)
+const MAX_OVERLAY_LOWERS: usize = 128;
+
 /// Where a step runs and how its changes are found.
 struct StepRoot {
     spec: RootfsSpec,
@@ -249,9 +253,16 @@ fn prepare_root(
         for dir in [&upper, &work] {
             std::fs::create_dir(dir).map_err(BuildError::io(dir))?;
         }
+        // Past overlayfs's stacking limit the parent is flattened into one
+        // lower directory (kept as a snapshot, so only once per parent).
+        let lowers = if view.layers.len() > MAX_OVERLAY_LOWERS {
+            vec![flatten(b.store, &state.image.layers)?]
+        } else {
+            view.layers.clone()
+        };
         return Ok(StepRoot {
             spec: RootfsSpec::Overlay {
-                lowers: view.layers.clone(),
+                lowers,
                 upper: upper.clone(),
                 work,
             },
