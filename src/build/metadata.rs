@@ -154,22 +154,11 @@ pub fn stopsignal(state: &mut StageState, signal: &str) -> Result<(), BuildError
     Ok(())
 }
 
-/// The shell a shell-form command runs with.
-fn shell(state: &StageState) -> Vec<String> {
-    state
-        .image
-        .config
-        .config
-        .shell
-        .clone()
-        .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()])
-}
-
 fn argv(state: &StageState, line: &CommandLine) -> Vec<String> {
     match line {
         CommandLine::Exec(args) => args.clone(),
         CommandLine::Shell(text) => {
-            let mut v = shell(state);
+            let mut v = state.shell();
             v.push(text.clone());
             v
         }

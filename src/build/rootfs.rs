@@ -18,6 +18,20 @@ pub struct RootView {
     pub(super) layers: Vec<PathBuf>,
 }
 
+/// Fills a fresh directory in a store temp dir and commits it as snapshot
+/// `id` (atomically; a concurrent build committing the same id first wins).
+fn build_snapshot(
+    store: &Store,
+    id: &str,
+    fill: impl FnOnce(&Path) -> Result<(), BuildError>,
+) -> Result<PathBuf, BuildError> {
+    let temp = store.temp_dir()?;
+    let dest = temp.path().join("rootfs");
+    std::fs::create_dir(&dest).map_err(BuildError::io(&dest))?;
+    fill(&dest)?;
+    Ok(store.commit_snapshot(&dest, id)?)
+}
+
 /// Makes sure a layer's snapshot exists; returns its directory.
 pub fn ensure_snapshot(store: &Store, layer: &LayerRef) -> Result<PathBuf, BuildError> {
     let id = layer.diff_id.hex();
@@ -25,11 +39,10 @@ pub fn ensure_snapshot(store: &Store, layer: &LayerRef) -> Result<PathBuf, Build
     if path.is_dir() {
         return Ok(path);
     }
-    let temp = store.temp_dir()?;
-    let dest = temp.path().join("rootfs");
-    std::fs::create_dir(&dest).map_err(BuildError::io(&dest))?;
-    apply_layer(store, layer, &dest, WhiteoutMode::Overlay)?;
-    Ok(store.commit_snapshot(&dest, &id)?)
+    build_snapshot(store, &id, |dest| {
+        apply_layer(store, layer, dest, WhiteoutMode::Overlay)?;
+        Ok(())
+    })
 }
 
 fn is_whiteout(meta: &Metadata) -> bool {
@@ -226,11 +239,10 @@ pub fn flatten(store: &Store, layers: &[LayerRef]) -> Result<PathBuf, BuildError
     if path.is_dir() {
         return Ok(path);
     }
-    let temp = store.temp_dir()?;
-    let dest = temp.path().join("rootfs");
-    std::fs::create_dir(&dest).map_err(BuildError::io(&dest))?;
-    for layer in layers {
-        apply_layer(store, layer, &dest, WhiteoutMode::Apply)?;
-    }
-    Ok(store.commit_snapshot(&dest, &id)?)
+    build_snapshot(store, &id, |dest| {
+        for layer in layers {
+            apply_layer(store, layer, dest, WhiteoutMode::Apply)?;
+        }
+        Ok(())
+    })
 }

@@ -31,22 +31,11 @@ const PROXY_ARGS: [&str; 8] = [
     "no_proxy",
 ];
 
-/// The shell a shell-form RUN uses.
-fn shell(state: &StageState) -> Vec<String> {
-    state
-        .image
-        .config
-        .config
-        .shell
-        .clone()
-        .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()])
-}
-
 /// argv of the step, heredocs included as BuildKit does: a lone `<<EOF`
 /// script runs through the shell (or its `#!` interpreter); heredocs feeding a
 /// command are appended so a POSIX shell reads them natively.
 fn argv(state: &StageState, run: &Run) -> Vec<String> {
-    let mut shell = shell(state);
+    let mut shell = state.shell();
     match &run.command {
         CommandLine::Exec(args) => args.clone(),
         CommandLine::Shell(text) if run.heredocs.is_empty() => {

@@ -42,6 +42,16 @@ impl StageState {
         });
     }
 
+    /// The shell shell-form commands run with: SHELL, else `/bin/sh -c`.
+    pub fn shell(&self) -> Vec<String> {
+        self.image
+            .config
+            .config
+            .shell
+            .clone()
+            .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()])
+    }
+
     /// Expands a word with the stage's ARGs and ENV.
     pub fn expand(&self, word: &str) -> Result<String, super::error::BuildError> {
         self.scope

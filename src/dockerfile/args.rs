@@ -3,7 +3,7 @@
 use super::ast::{Args, KeyValue, Keyword, Word};
 use super::error::ParseErrorKind;
 use super::line::LineCtx;
-use super::words::{parse_words, split_blanks};
+use super::words::{parse_words, split_blanks, RawWord};
 
 /// The parsed arguments and whether they were a JSON array.
 pub struct Parsed {
@@ -48,8 +48,9 @@ fn whole_string(ctx: &LineCtx, rest: &str, off: usize) -> Args {
     Args::Words(vec![ctx.word(rest.to_string(), off, off + rest.len())])
 }
 
-fn blank_list(ctx: &LineCtx, rest: &str, off: usize) -> Args {
-    let words: Vec<Word> = split_blanks(rest)
+/// Split words placed at `off` in the line; no words is `Args::Empty`.
+fn words_at(ctx: &LineCtx, raw: Vec<RawWord>, off: usize) -> Args {
+    let words: Vec<Word> = raw
         .into_iter()
         .map(|w| ctx.word(w.text, off + w.start, off + w.end))
         .collect();
@@ -60,16 +61,12 @@ fn blank_list(ctx: &LineCtx, rest: &str, off: usize) -> Args {
     }
 }
 
+fn blank_list(ctx: &LineCtx, rest: &str, off: usize) -> Args {
+    words_at(ctx, split_blanks(rest), off)
+}
+
 fn words_or_empty(ctx: &LineCtx, rest: &str, off: usize) -> Args {
-    let words: Vec<Word> = parse_words(rest, ctx.escape)
-        .into_iter()
-        .map(|w| ctx.word(w.text, off + w.start, off + w.end))
-        .collect();
-    if words.is_empty() {
-        Args::Empty
-    } else {
-        Args::Words(words)
-    }
+    words_at(ctx, parse_words(rest, ctx.escape), off)
 }
 
 /// A JSON array of strings. `None` when the text is not JSON at all; an error
