@@ -54,7 +54,7 @@ fn make_base(dir: &Path) -> PathBuf {
         entry("etc", EntryKind::Dir, 0o755),
         file(
             "etc/passwd",
-            "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n",
+            "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\nsvc:x:1001:50::/:/bin/sh\n",
         ),
         file("etc/group", "root:x:0:\napp:x:1000:\nstaff:x:50:app\n"),
         entry("var", EntryKind::Dir, 0o755),
@@ -677,4 +677,118 @@ fn copy_keeps_hard_links_and_xattrs_from_the_context() {
     } else {
         eprintln!("SKIPPED: setfattr not installed; xattr part not checked");
     }
+}
+
+fn build_to_local(work: &Path, name: &str, dockerfile: &str, extra: &[&str]) -> PathBuf {
+    let ctx = work.join(format!("ctx-{name}"));
+    std::fs::create_dir_all(&ctx).expect("ctx");
+    std::fs::write(ctx.join("f.txt"), "f").expect("write");
+    std::fs::write(ctx.join("Dockerfile"), dockerfile).expect("write");
+    let out = work.join(format!("out-{name}"));
+    let root = work.join("store");
+    let output = format!("type=local,dest={}", out.display());
+    let mut args = vec![
+        "build",
+        "--root",
+        root.to_str().expect("utf-8"),
+        "--output",
+        &output,
+    ];
+    args.extend_from_slice(extra);
+    let ctx = ctx.to_string_lossy().into_owned();
+    args.push(&ctx);
+    rbuild(&args);
+    out
+}
+
+#[test]
+fn chown_by_name_uses_the_primary_group_and_bare_meta_args_keep_predefined_values() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let base = make_base(work.path());
+    let dockerfile = format!(
+        "ARG TARGETARCH\nFROM oci:{}:latest\nARG TARGETARCH\nCOPY --chown=svc f.txt /svc.txt\nCOPY --chown=1234 f.txt /num.txt\nCOPY <<EOF /arch\n${{TARGETARCH}}\nEOF\n",
+        base.display()
+    );
+    let out = build_to_local(work.path(), "chown", &dockerfile, &[]);
+    let svc = std::fs::metadata(out.join("svc.txt")).expect("svc");
+    assert_eq!(
+        (svc.uid(), svc.gid()),
+        (1001, 50),
+        "a name takes its passwd group"
+    );
+    let num = std::fs::metadata(out.join("num.txt")).expect("num");
+    assert_eq!((num.uid(), num.gid()), (1234, 1234), "a number is both ids");
+    let arch = std::fs::read_to_string(out.join("arch")).expect("arch");
+    assert!(
+        !arch.trim().is_empty(),
+        "a bare ARG TARGETARCH keeps the predefined value"
+    );
+}
+
+#[test]
+fn source_date_epoch_changes_are_not_served_from_cache() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let dockerfile = "FROM scratch\nCOPY f.txt /f.txt\n";
+    let plain = build_to_local(work.path(), "sde", dockerfile, &[]);
+    let clamped = build_to_local(
+        work.path(),
+        "sde2",
+        dockerfile,
+        &["--build-arg", "SOURCE_DATE_EPOCH=86400"],
+    );
+    let mtime = |root: &Path| std::fs::metadata(root.join("f.txt")).expect("f").mtime();
+    assert_eq!(
+        mtime(&clamped),
+        86400,
+        "the clamped layer, not the cached one"
+    );
+    assert_ne!(mtime(&plain), 86400);
+}
+
+#[test]
+fn a_base_whose_diff_ids_lie_is_rejected() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let base = make_base(work.path());
+    // Rewrite the config with a wrong diff_id, and the manifest and index
+    // to match, so only the layer content contradicts the config.
+    let layout = Layout { dir: base.clone() };
+    let mut manifest = layout.manifest();
+    let mut config = layout.json(manifest["config"]["digest"].as_str().expect("config"));
+    config["rootfs"]["diff_ids"][0] = json!(format!("sha256:{}", "0".repeat(64)));
+    let (config_digest, config_size) = put_blob(&base, &serde_json::to_vec(&config).expect("json"));
+    manifest["config"]["digest"] = json!(config_digest);
+    manifest["config"]["size"] = json!(config_size);
+    let (manifest_digest, manifest_size) =
+        put_blob(&base, &serde_json::to_vec(&manifest).expect("json"));
+    let index = json!({"schemaVersion": 2, "manifests": [{
+        "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": manifest_digest, "size": manifest_size,
+        "annotations": {"org.opencontainers.image.ref.name": "latest"}}]});
+    std::fs::write(
+        base.join("index.json"),
+        serde_json::to_vec(&index).expect("json"),
+    )
+    .expect("index");
+    let ctx = work.path().join("ctx");
+    std::fs::create_dir_all(&ctx).expect("ctx");
+    std::fs::write(ctx.join("f"), "f").expect("write");
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!("FROM oci:{}:latest\nCOPY f /etc/f\n", base.display()),
+    )
+    .expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_rbuild"))
+        .args([
+            "build",
+            "--root",
+            &work.path().join("store").to_string_lossy(),
+        ])
+        .arg(&ctx)
+        .output()
+        .expect("rbuild");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("diff_id"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -364,3 +364,40 @@ fn deep_layer_stacks_are_flattened_for_the_overlay() {
     assert!(!root.join("layers/f5").exists());
     assert!(root.join("layers/f6").exists());
 }
+
+#[test]
+fn bind_mounts_hide_ignored_files_and_env_secrets_work() {
+    let Some(s) = Setup::new() else { return };
+    let ctx = s.dir.path().join("ctx-bind");
+    std::fs::create_dir_all(ctx.join("src")).expect("ctx");
+    std::fs::write(ctx.join("src/app.txt"), "app").expect("write");
+    std::fs::write(ctx.join("src/secret.env"), "hidden").expect("write");
+    std::fs::write(ctx.join(".dockerignore"), "**/*.env\n").expect("write");
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM localhost/busybox:latest\nRUN --mount=target=/ctx test -e /ctx/src/app.txt && test ! -e /ctx/src/secret.env && echo ok > /bind-ok\nRUN --mount=type=secret,id=tok,env=TOKEN test \"$TOKEN\" = from-env && echo ok > /env-ok\n",
+    )
+    .expect("Dockerfile");
+    let out_dir = s.dir.path().join("out-bind");
+    let out = Command::new(RBUILD)
+        .args([
+            "build",
+            "--root",
+            &s.store(),
+            "--secret",
+            "id=tok,type=env,src=RBUILD_TEST_TOKEN",
+            "--output",
+        ])
+        .arg(format!("type=local,dest={}", out_dir.display()))
+        .arg(&ctx)
+        .env("RBUILD_TEST_TOKEN", "from-env")
+        .output()
+        .expect("rbuild");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out_dir.join("bind-ok").exists());
+    assert!(out_dir.join("env-ok").exists());
+}

@@ -119,7 +119,7 @@ pub fn run(
         add_item(b, ctx, copy, item, &place, &attrs, &mut plan, &mut temps)?;
     }
     let entries = plan.finish(&view, &attrs);
-    let layer = layers::commit(b.store, &entries, b.opts.source_date_epoch)?;
+    let layer = layers::commit(b.store, &entries, b.source_date_epoch)?;
     drop(temps);
     layers::remember(b.store, &state.key, Some(&layer))?;
     state.history(created_by, false);

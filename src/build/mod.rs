@@ -48,6 +48,8 @@ pub(crate) struct Build<'a> {
     /// Finished stages, by index.
     pub stages: Vec<Option<StageState>>,
     pub time: i64,
+    /// SOURCE_DATE_EPOCH: `--build-arg`/environment, else a meta ARG default.
+    pub source_date_epoch: Option<i64>,
 }
 
 /// Runs the build and returns the target stage's image (not yet exported).
@@ -63,6 +65,17 @@ pub fn build(store: &Store, plan: &BuildPlan, opts: &BuildOptions) -> Result<Ima
     };
     let needed = needed_stages(plan, &bases, target);
     let context = Context::open(&opts.context_dir, opts.dockerfile_path.as_deref())?;
+    let source_date_epoch = match opts.source_date_epoch {
+        Some(t) => Some(t),
+        None => match meta.get("SOURCE_DATE_EPOCH").filter(|v| !v.is_empty()) {
+            Some(v) => Some(v.parse().map_err(|_| {
+                BuildError::Invalid(format!(
+                    "invalid SOURCE_DATE_EPOCH {v:?}: expected seconds since 1970"
+                ))
+            })?),
+            None => None,
+        },
+    };
     let mut b = Build {
         store,
         plan,
@@ -71,7 +84,8 @@ pub fn build(store: &Store, plan: &BuildPlan, opts: &BuildOptions) -> Result<Ima
         context,
         progress: Progress::new(opts.progress),
         stages: vec![None; plan.stages.len()],
-        time: time::build_time(opts.source_date_epoch),
+        time: time::build_time(source_date_epoch),
+        source_date_epoch,
     };
     for index in (0..=target).filter(|&i| needed[i]) {
         let state = b.run_stage(index, &bases[index])?;
@@ -90,7 +104,7 @@ pub fn build(store: &Store, plan: &BuildPlan, opts: &BuildOptions) -> Result<Ima
         labels.extend(opts.labels.clone());
     }
     image.config.created = Some(time::rfc3339(b.time));
-    if opts.source_date_epoch.is_none() {
+    if b.source_date_epoch.is_none() {
         reuse_first_build_time(store, &mut image, b.time)?;
     }
     Ok(image)
@@ -174,6 +188,15 @@ impl Build<'_> {
         }
     }
 
+    /// `FROM --platform=...` (expanded with the meta ARGs), else `--platform`.
+    fn stage_platform(&self, stage: &Stage) -> Result<Platform, BuildError> {
+        let Some(raw) = &stage.platform else {
+            return Ok(self.opts.platform.clone());
+        };
+        let text = self.meta.expand(raw, None, self.plan.escape)?;
+        Platform::parse(&text).map_err(BuildError::Invalid)
+    }
+
     fn run_stage(&mut self, index: usize, base: &Base) -> Result<StageState, BuildError> {
         let stage = &self.plan.stages[index];
         let shown = match base {
@@ -191,13 +214,28 @@ impl Build<'_> {
                 (parent.image.clone(), parent.key.clone())
             }
             Base::Image(source) => {
-                let image = load_image(self.store, source, &self.opts.platform)
+                let platform = self.stage_platform(stage)?;
+                let image = load_image(self.store, source, &platform)
                     .map_err(|e| BuildError::from(e).at_step(stage.span.start.line, "FROM"))?;
-                let identity = image
-                    .manifest
-                    .as_ref()
-                    .map_or_else(|| source.to_string(), |d| d.to_string());
-                let key = chain_key("", &["FROM", &identity, &self.opts.platform.to_string()]);
+                // The base is identified by what it is (config and layers),
+                // never by where it was read from; the timestamp rule
+                // (SOURCE_DATE_EPOCH) changes every layer's bytes, so it
+                // belongs in every key too.
+                let config = serde_json::to_vec(&image.config)
+                    .map_err(|e| BuildError::Invalid(e.to_string()))?;
+                let layers: Vec<String> =
+                    image.layers.iter().map(|l| l.diff_id.to_string()).collect();
+                let sde = format!("{:?}", self.source_date_epoch);
+                let key = chain_key(
+                    "",
+                    &[
+                        "FROM",
+                        &String::from_utf8_lossy(&config),
+                        &layers.join(","),
+                        &platform.to_string(),
+                        &sde,
+                    ],
+                );
                 (with_layer_history(image, self.time), key)
             }
         };
@@ -211,7 +249,7 @@ impl Build<'_> {
             escape: self.plan.escape,
         };
         // History of the base stays; this stage's entries follow.
-        self.run_triggers(&mut state, stage)?;
+        self.run_triggers(&mut state, stage, index)?;
         let mut position = 1;
         for step in &stage.steps {
             if is_vertex(&step.command) {
@@ -225,17 +263,38 @@ impl Build<'_> {
     }
 
     /// ONBUILD triggers of the base run first, once; the image keeps none.
-    fn run_triggers(&mut self, state: &mut StageState, stage: &Stage) -> Result<(), BuildError> {
+    /// Triggers are lowered after stand-ins for this file's earlier stages,
+    /// so `COPY --from=<stage>` in a trigger names this build's stages (by
+    /// name or index) as BuildKit resolves them.
+    fn run_triggers(
+        &mut self,
+        state: &mut StageState,
+        stage: &Stage,
+        index: usize,
+    ) -> Result<(), BuildError> {
         let Some(triggers) = state.image.config.config.on_build.take() else {
             return Ok(());
         };
+        let mut prefix = String::new();
+        for earlier in &self.plan.stages[..index] {
+            prefix.push_str("FROM scratch");
+            if let Some(name) = &earlier.name {
+                prefix.push_str(&format!(" AS {name}"));
+            }
+            prefix.push('\n');
+        }
         for trigger in triggers {
-            let text = format!("FROM scratch\n{trigger}\n");
+            let text = format!("{prefix}FROM scratch\n{trigger}\n");
             let parsed = dockerfile::parse(&text)
                 .map_err(|e| BuildError::Invalid(format!("ONBUILD trigger {trigger:?}: {e}")))?;
             let plan = ir::lower(&parsed)
                 .map_err(|e| BuildError::Invalid(format!("ONBUILD trigger {trigger:?}: {e}")))?;
-            for step in &plan.stages[0].steps {
+            let steps = plan
+                .stages
+                .last()
+                .map(|s| s.steps.as_slice())
+                .unwrap_or_default();
+            for step in steps {
                 let label = format!("{} ONBUILD", self.stage_label(stage, 1));
                 self.run_step(state, step, &label)
                     .map_err(|e| e.at_step(stage.span.start.line, &trigger))?;

@@ -164,8 +164,8 @@ impl RootView {
 }
 
 /// Resolves `user[:group]` (names or numbers) through the image's
-/// `/etc/passwd` and `/etc/group`. A user alone gives its uid as the group id
-/// too, as BuildKit's copy does.
+/// `/etc/passwd` and `/etc/group`. Without a group, a name gets its passwd
+/// primary group and a number the same number, as BuildKit's copy does.
 pub fn resolve_owner(view: Option<&RootView>, spec: &str) -> Result<(u32, u32), BuildError> {
     let (user, group) = match spec.split_once(':') {
         Some((u, g)) => (u, Some(g)),
@@ -179,16 +179,16 @@ pub fn resolve_owner(view: Option<&RootView>, spec: &str) -> Result<(u32, u32), 
                 .then(|| Some((f[2].parse().ok()?, f[3].parse().ok()?)))?
         })
     };
-    let uid = match user.parse::<u32>() {
-        Ok(uid) => uid,
-        Err(_) => lookup_user(user).map(|(uid, _)| uid).ok_or_else(|| {
+    let (uid, primary_gid) = match user.parse::<u32>() {
+        Ok(uid) => (uid, uid),
+        Err(_) => lookup_user(user).ok_or_else(|| {
             BuildError::Invalid(format!(
                 "unable to find user {user}: no matching entries in passwd file"
             ))
         })?,
     };
     let gid = match group {
-        None => uid,
+        None => primary_gid,
         Some(g) => match g.parse::<u32>() {
             Ok(gid) => gid,
             Err(_) => {

@@ -144,7 +144,7 @@ pub fn run(
             &state.image.config.config.user,
             &cwd,
             &mounts.cache_key,
-            &format!("{network:?}"),
+            &format!("{network:?} {:?}", b.opts.add_hosts),
             &run.heredocs
                 .iter()
                 .map(|h| h.content.as_str())
@@ -201,7 +201,7 @@ pub fn run(
         Some(base) => diff_dirs(base, &root.changed)?,
     };
     entries.retain(|e| !stubs.contains(&e.path));
-    let layer = layers::commit(b.store, &entries, b.opts.source_date_epoch)?;
+    let layer = layers::commit(b.store, &entries, b.source_date_epoch)?;
     // An overlay upper dir is this layer's snapshot already; keep it when it
     // holds exactly the layer (no mount stubs were dropped).
     if stubs.is_empty() && root.base.is_none() {

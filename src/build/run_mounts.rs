@@ -107,9 +107,18 @@ fn bind(
     def: &MountDef,
     prepared: &mut PreparedMounts,
 ) -> Result<(), BuildError> {
-    let root = source_root(b, def.from.as_deref())?;
+    // The build context is the one already open (with its .dockerignore);
+    // stages and images are read like contexts with nothing ignored.
+    let opened;
+    let ctx = match def.from.as_deref() {
+        None => &b.context,
+        Some(from) => {
+            opened = Context::open(&source_root(b, Some(from))?, None)?;
+            &opened
+        }
+    };
+    let root = ctx.root().to_path_buf();
     let rel = def.source.as_deref().unwrap_or("").trim_start_matches('/');
-    let ctx = Context::open(&root, None)?;
     let sources = if rel.is_empty() {
         vec![crate::context::ResolvedSource {
             rel: PathBuf::new(),
@@ -127,6 +136,15 @@ fn bind(
         .cache_key
         .push_str(&ctx.digest(&sources, &mut stat_cache)?);
     let mut host = root.join(&source.rel);
+    if source.is_dir && !ctx.excludes().is_empty() {
+        // Ignored files must not show through the mount: mount a tree of
+        // only what the context exposes (hard links where possible).
+        let temp = b.store.temp_dir()?;
+        let view = temp.path().join("bind");
+        filtered_tree(ctx, &source.rel, &view)?;
+        host = view;
+        prepared._temps.push(temp);
+    }
     if !def.readonly {
         // Writes to a rw bind mount are discarded: mount a private copy.
         let temp = b.store.temp_dir()?;
@@ -142,6 +160,36 @@ fn bind(
             readonly: def.readonly,
         },
     });
+    Ok(())
+}
+
+/// The context entries under `rel` recreated at `dest`: directories and
+/// symlinks made anew, files hard-linked (copied across filesystems).
+fn filtered_tree(ctx: &Context, rel: &Path, dest: &Path) -> Result<(), BuildError> {
+    std::fs::create_dir_all(dest).map_err(BuildError::io(dest))?;
+    for entry in ctx.entries(rel)? {
+        let within = entry.rel.strip_prefix(rel).unwrap_or(&entry.rel);
+        let target = if within.as_os_str().is_empty() {
+            dest.join(entry.rel.file_name().unwrap_or_default())
+        } else {
+            dest.join(within)
+        };
+        let source = ctx.root().join(&entry.rel);
+        match &entry.kind {
+            crate::context::EntryKind::Dir => {
+                std::fs::create_dir_all(&target).map_err(BuildError::io(&target))?
+            }
+            crate::context::EntryKind::Symlink { target: link } => {
+                std::os::unix::fs::symlink(link, &target).map_err(BuildError::io(&target))?
+            }
+            crate::context::EntryKind::File => {
+                if std::fs::hard_link(&source, &target).is_err() {
+                    std::fs::copy(&source, &target).map_err(BuildError::io(&target))?;
+                }
+            }
+            crate::context::EntryKind::Other => {}
+        }
+    }
     Ok(())
 }
 

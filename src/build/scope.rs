@@ -51,7 +51,8 @@ impl Scope {
             let value = match (build_args.get(&decl.name), &decl.default) {
                 (Some(v), _) => Some(v.clone()),
                 (None, Some(default)) => Some(scope.expand(default, None, escape)?),
-                (None, None) => None,
+                // A bare `ARG TARGETOS` keeps the predefined value.
+                (None, None) => continue,
             };
             scope.set(&decl.name, value);
         }

@@ -65,7 +65,7 @@ pub fn run(
     let layer = if entries.is_empty() {
         None
     } else {
-        Some(layers::commit(b.store, &entries, b.opts.source_date_epoch)?)
+        Some(layers::commit(b.store, &entries, b.source_date_epoch)?)
     };
     layers::remember(b.store, &state.key, layer.as_ref())?;
     state.history(format!("WORKDIR {dir}"), layer.is_none());

@@ -62,12 +62,16 @@ fn secrets(specs: &[String]) -> Result<BTreeMap<String, SecretSource>, Failure> 
     for spec in specs {
         let mut id = None;
         let mut source = None;
+        let mut kind = "file";
         for field in spec.split(',') {
             match field.split_once('=') {
                 Some(("id", v)) => id = Some(v.to_string()),
-                Some(("src" | "source", v)) => source = Some(SecretSource::File(v.into())),
-                Some(("env", v)) => source = Some(SecretSource::Env(v.to_string())),
-                Some(("type", "file" | "env")) => {}
+                Some(("src" | "source", v)) => source = Some(v.to_string()),
+                Some(("env", v)) => {
+                    kind = "env";
+                    source = Some(v.to_string());
+                }
+                Some(("type", t @ ("file" | "env"))) => kind = t,
                 _ => {
                     return Err(Failure::usage(format!(
                         "error: --secret {spec:?}: expected id=ID,src=PATH or id=ID,env=VAR"
@@ -77,7 +81,12 @@ fn secrets(specs: &[String]) -> Result<BTreeMap<String, SecretSource>, Failure> 
         }
         let id =
             id.ok_or_else(|| Failure::usage(format!("error: --secret {spec:?}: id= is required")))?;
-        let source = source.unwrap_or_else(|| SecretSource::Env(id.clone()));
+        // `type=env,src=VAR` names a variable; a bare id is a variable too.
+        let source = match (kind, source) {
+            ("env", Some(var)) => SecretSource::Env(var),
+            (_, Some(path)) => SecretSource::File(path.into()),
+            (_, None) => SecretSource::Env(id.clone()),
+        };
         map.insert(id, source);
     }
     Ok(map)

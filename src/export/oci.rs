@@ -52,7 +52,9 @@ pub fn write_archive(
     w.finish()
 }
 
-/// A layout directory; blobs are hard-linked from the store when possible.
+/// A layout directory. Blobs are copied (never hard-linked: a tool editing
+/// the layout in place must not reach into the store), each to a temp name
+/// then renamed, so an interrupted export leaves no truncated blob behind.
 pub fn write_layout(
     store: &Store,
     prepared: &Prepared,
@@ -63,13 +65,17 @@ pub fn write_layout(
     std::fs::create_dir_all(&blobs).map_err(io_at(&blobs))?;
     for blob in all_blobs(prepared) {
         let target = blobs.join(blob.digest.hex());
-        if target.exists() {
+        if std::fs::metadata(&target).is_ok_and(|m| m.len() == blob.size) {
             continue;
         }
         let source = store.blob_path(&blob.digest);
-        if std::fs::hard_link(&source, &target).is_err() {
-            std::fs::copy(&source, &target).map_err(io_at(&target))?;
-        }
+        let partial = blobs.join(format!(
+            ".{}.rbuild-{}.tmp",
+            blob.digest.hex(),
+            std::process::id()
+        ));
+        std::fs::copy(&source, &partial).map_err(io_at(&partial))?;
+        std::fs::rename(&partial, &target).map_err(io_at(&target))?;
     }
     let write = |name: &str, data: &[u8]| {
         let path = dest.join(name);

@@ -39,6 +39,12 @@ pub enum ImageError {
         digest: Digest,
         reason: String,
     },
+    #[error("layer {blob} uncompresses to {actual}, but the image says its diff_id is {expected}")]
+    DiffIdMismatch {
+        blob: Digest,
+        expected: Digest,
+        actual: Digest,
+    },
     #[error(
         "image {reference:?} is not in the store (pulling from registries is not implemented yet)"
     )]

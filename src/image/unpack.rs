@@ -3,8 +3,9 @@
 use super::error::{io_at, ImageError};
 use super::import::LayerRef;
 use crate::layer::{decompressor, detect_compression, unpack_layer, UnpackOptions, WhiteoutMode};
+use crate::store::Hasher;
 use crate::store::Store;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 /// Unpacks `layer` into `dest`: `Apply` deletes what whiteouts name (a
@@ -21,10 +22,38 @@ pub fn apply_layer(
         .fill_buf()
         .map_err(io_at(store.blob_path(&layer.blob)))?;
     let compression = detect_compression(head);
-    unpack_layer(
-        decompressor(reader, compression)?,
-        dest,
-        &UnpackOptions { whiteouts },
-    )?;
+    let mut stream = Hashing {
+        inner: decompressor(reader, compression)?,
+        hasher: Hasher::new(),
+    };
+    unpack_layer(&mut stream, dest, &UnpackOptions { whiteouts })?;
+    // Drain what the unpacker left (padding after the end-of-archive marker
+    // belongs to the diff_id too).
+    std::io::copy(&mut stream, &mut std::io::sink())
+        .map_err(io_at(store.blob_path(&layer.blob)))?;
+    let actual = stream.hasher.finish();
+    if actual != layer.diff_id {
+        // A source that lies about its diff_ids must not poison snapshots,
+        // which are shared by diff_id between images.
+        return Err(ImageError::DiffIdMismatch {
+            blob: layer.blob,
+            expected: layer.diff_id,
+            actual,
+        });
+    }
     Ok(())
+}
+
+/// Hashes the uncompressed tar as the unpacker reads it.
+struct Hashing<R> {
+    inner: R,
+    hasher: Hasher,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
 }
