@@ -120,8 +120,12 @@ pub fn run(
     }
     let entries = plan.finish(&view, &attrs);
     let layer = layers::commit(b.store, &entries, b.source_date_epoch)?;
+    // Files edited while the layer was written would put their new content
+    // under the key of the old: such a result is used but not cached.
+    if content_digest(b, ctx, &items)? == content {
+        layers::remember(b.store, &state.key, Some(&layer))?;
+    }
     drop(temps);
-    layers::remember(b.store, &state.key, Some(&layer))?;
     state.history(created_by, false);
     state.image.layers.push(layer);
     b.progress.done(handle);
