@@ -14,7 +14,7 @@ use super::rootfs::{existing_dir_entry, resolve_owner, RootView};
 use super::state::{chain_key, StageState};
 use super::workdir::normalize_workdir;
 use super::{Build, NamedContext};
-use crate::context::{Context, EntryKind as CtxKind, PatternMatcher, ResolvedSource, StatCache};
+use crate::context::{Context, EntryKind as CtxKind, PatternMatcher, ResolvedSource};
 use crate::image::{load_image, ImageSource};
 use crate::ir::{Chmod, Copy, CopyFrom, CopySource};
 use crate::layer::{layer_xattrs, EntryKind, FileSource, LayerEntry};
@@ -291,11 +291,11 @@ fn content_digest(b: &Build, ctx: &Context, items: &[Item]) -> Result<String, Bu
             Item::Heredoc { .. } | Item::Url(_) => None,
         })
         .collect();
-    let cache_path = b.store.root().join("records").join("statcache.json");
-    let mut stat_cache = StatCache::load(&cache_path);
     let mut h = Sha256::new();
-    h.update(ctx.digest(&sources, &mut stat_cache)?.as_bytes());
-    let _ = stat_cache.save(&cache_path);
+    h.update(
+        ctx.digest(&sources, &mut b.stat_cache.borrow_mut())?
+            .as_bytes(),
+    );
     for item in items {
         match item {
             Item::Heredoc { name, content } => {

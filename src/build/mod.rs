@@ -27,7 +27,7 @@ pub use options::{
     BuildOptions, NamedContext, NetworkDefault, ProgressMode, SecretSource, Snapshotter,
 };
 
-use crate::context::Context;
+use crate::context::{Context, StatCache};
 use crate::dockerfile;
 use crate::image::{load_image, Image, Platform};
 use crate::ir::{self, BuildPlan, Command, Stage, Step};
@@ -50,6 +50,13 @@ pub(crate) struct Build<'a> {
     pub time: i64,
     /// SOURCE_DATE_EPOCH: `--build-arg`/environment, else a meta ARG default.
     pub source_date_epoch: Option<i64>,
+    /// File stats → content digests, so unchanged context files are not
+    /// re-read; loaded once per build and saved at its end.
+    pub stat_cache: std::cell::RefCell<StatCache>,
+}
+
+fn stat_cache_path(store: &Store) -> std::path::PathBuf {
+    store.root().join("records").join("statcache.json")
 }
 
 /// Runs the build and returns the target stage's image (not yet exported).
@@ -86,11 +93,14 @@ pub fn build(store: &Store, plan: &BuildPlan, opts: &BuildOptions) -> Result<Ima
         stages: vec![None; plan.stages.len()],
         time: time::build_time(source_date_epoch),
         source_date_epoch,
+        stat_cache: std::cell::RefCell::new(StatCache::load(&stat_cache_path(store))),
     };
     for index in (0..=target).filter(|&i| needed[i]) {
         let state = b.run_stage(index, &bases[index])?;
         b.stages[index] = Some(state);
     }
+    // A stat cache that cannot be saved only costs re-reading next time.
+    let _ = b.stat_cache.borrow().save(&stat_cache_path(store));
     let mut image = b.stages[target]
         .take()
         .map(|s| s.image)
