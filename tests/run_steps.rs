@@ -401,3 +401,20 @@ fn bind_mounts_hide_ignored_files_and_env_secrets_work() {
     assert!(out_dir.join("bind-ok").exists());
     assert!(out_dir.join("env-ok").exists());
 }
+
+#[test]
+fn device_nodes_made_by_a_step_cannot_be_opened() {
+    let Some(s) = Setup::new() else { return };
+    // 1:5 is /dev/zero: readable if device access were allowed.
+    let (out, _) = s.build(
+        "nodev",
+        "RUN mknod /zero-copy c 1 5 && if head -c1 /zero-copy >/dev/null 2>&1; then exit 9; fi && head -c1 /dev/zero >/dev/null\n",
+        &[],
+        false,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -222,21 +222,34 @@ fn cache(
         .id
         .clone()
         .unwrap_or_else(|| target.to_string_lossy().into_owned());
-    let dir = b
-        .store
-        .root()
-        .join("cache-mounts")
-        .join(crate::store::names::encode(&id));
+    let name = crate::store::names::encode(&id);
+    let parent = b.store.root().join("cache-mounts");
+    let dir = parent.join(&name);
     if !dir.exists() {
-        std::fs::create_dir_all(&dir).map_err(BuildError::io(&dir))?;
+        // Made complete (mode, owner) under a temp name, then renamed: a
+        // concurrent build never mounts a half-prepared cache directory.
+        std::fs::create_dir_all(&parent).map_err(BuildError::io(&parent))?;
+        let temp = b.store.temp_dir()?;
+        let fresh = temp.path().join("cache");
+        std::fs::create_dir(&fresh).map_err(BuildError::io(&fresh))?;
         let mode = def.mode.unwrap_or(0o755);
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode))
-            .map_err(BuildError::io(&dir))?;
-        std::os::unix::fs::chown(&dir, Some(def.uid.unwrap_or(0)), Some(def.gid.unwrap_or(0)))
-            .map_err(BuildError::io(&dir))?;
+        std::fs::set_permissions(&fresh, std::fs::Permissions::from_mode(mode))
+            .map_err(BuildError::io(&fresh))?;
+        std::os::unix::fs::chown(
+            &fresh,
+            Some(def.uid.unwrap_or(0)),
+            Some(def.gid.unwrap_or(0)),
+        )
+        .map_err(BuildError::io(&fresh))?;
+        // Losing the race to another build is fine: its directory is used.
+        let _ = std::fs::rename(&fresh, &dir);
     }
     if def.sharing == Some(Sharing::Locked) {
-        let lock_path = dir.with_extension("lock");
+        // Locks live apart from the cache directories (a leading dot never
+        // starts an encoded id), one per id.
+        let locks = parent.join(".locks");
+        std::fs::create_dir_all(&locks).map_err(BuildError::io(&locks))?;
+        let lock_path = locks.join(&name);
         let file = std::fs::File::create(&lock_path).map_err(BuildError::io(&lock_path))?;
         file.lock().map_err(BuildError::io(&lock_path))?;
         prepared._locks.push(file);
@@ -291,7 +304,19 @@ fn secret(
     }
     let temp = b.store.temp_dir()?;
     let file = temp.path().join("secret");
-    std::fs::write(&file, &value).map_err(BuildError::io(&file))?;
+    // Created owner-only from the start: never readable by others, even
+    // for a moment, whatever the umask.
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&file)
+            .map_err(BuildError::io(&file))?;
+        f.write_all(&value).map_err(BuildError::io(&file))?;
+    }
     std::fs::set_permissions(
         &file,
         std::fs::Permissions::from_mode(def.mode.unwrap_or(0o400)),

@@ -24,12 +24,23 @@ pub fn write_tar(store: &Store, image: &Image, dest: &Path) -> Result<(), Export
     let root = temp.path().join("rootfs");
     apply_layers(store, image, &root)?;
     let entries = entries_from_dir(&root, &ScanOptions::default())?;
-    let partial = dest.with_extension("rbuild-partial");
+    // A temp name beside the destination, removed on failure: no partial
+    // file under the final name, and no stray file left behind.
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let partial = dest.with_file_name(format!(".{name}.rbuild-{}.tmp", std::process::id()));
     let file = std::fs::File::create(&partial).map_err(io_at(&partial))?;
-    write_layer(
+    let written = write_layer(
         &entries,
         std::io::BufWriter::new(file),
         &WriteOptions::default(),
-    )?;
-    std::fs::rename(&partial, dest).map_err(io_at(dest))
+    )
+    .map_err(ExportError::from)
+    .and_then(|_| std::fs::rename(&partial, dest).map_err(io_at(dest)));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    written
 }

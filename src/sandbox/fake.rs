@@ -116,6 +116,21 @@ impl Syscall for RecordingSyscall {
         self.record("remount_readonly", d(target))
     }
 
+    fn remount_nodev(&self, target: &Path) -> SysResult<()> {
+        self.record("remount_nodev", d(target))
+    }
+
+    fn remount_hardened(&self, target: &Path, readonly: bool) -> SysResult<()> {
+        self.record(
+            if readonly {
+                "remount_hardened_ro"
+            } else {
+                "remount_hardened"
+            },
+            d(target),
+        )
+    }
+
     fn lookup(&self, path: &Path) -> SysResult<EntryKind> {
         Ok(self
             .tree

@@ -92,7 +92,11 @@ fn overlay_fsconfig(target: &Path, opts: &OverlayOpts) -> SysResult<()> {
     let mnt = at(
         "fsmount overlay",
         target,
-        fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, MountAttrFlags::empty()),
+        fsmount(
+            &fs,
+            FsMountFlags::FSMOUNT_CLOEXEC,
+            MountAttrFlags::MOUNT_ATTR_NODEV,
+        ),
     )?;
     at(
         "move_mount overlay",
@@ -108,6 +112,47 @@ fn overlay_fsconfig(target: &Path, opts: &OverlayOpts) -> SysResult<()> {
 }
 
 /// The per-mount flags of `target` a bind remount must keep.
+const MOUNT_ATTR_RDONLY: u64 = 0x1;
+const MOUNT_ATTR_NOSUID: u64 = 0x2;
+const MOUNT_ATTR_NODEV: u64 = 0x4;
+
+/// `struct mount_attr` of mount_setattr(2).
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+/// mount_setattr(2) with `AT_RECURSIVE` (Linux 5.12+).
+fn mount_setattr_recursive(target: &Path, set: u64) -> Result<(), Errno> {
+    let path = CString::new(target.as_os_str().as_encoded_bytes()).map_err(|_| Errno::INVAL)?;
+    let attr = MountAttr {
+        attr_set: set,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: `path` is a NUL-terminated string and `attr` a valid
+    // `struct mount_attr` whose size is passed; both outlive the call.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            libc::AT_RECURSIVE,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(Errno::from_io_error(&std::io::Error::last_os_error()).unwrap_or(Errno::INVAL))
+    }
+}
+
 fn kept_flags(target: &Path) -> SysResult<MountFlags> {
     let vfs = at("statvfs", target, rustix::fs::statvfs(target))?;
     let mut flags = MountFlags::empty();
@@ -168,7 +213,9 @@ impl Syscall for LinuxSyscall {
             return overlay_fsconfig(target, opts);
         };
         let mount = |data: &CStr| {
-            rustix::mount::mount("overlay", target, "overlay", MountFlags::empty(), data)
+            // nodev: device nodes in the image or made by the step cannot be
+            // opened (no device cgroup here); /dev gets the host's own.
+            rustix::mount::mount("overlay", target, "overlay", MountFlags::NODEV, data)
         };
         match mount(&data) {
             Err(Errno::INVAL) => match overlay_data(opts, false) {
@@ -207,6 +254,44 @@ impl Syscall for LinuxSyscall {
             target,
             rustix::mount::mount_bind_recursive(source, target),
         )
+    }
+
+    fn remount_hardened(&self, target: &Path, readonly: bool) -> SysResult<()> {
+        // The attributes go on every mount below the bind too (a context
+        // directory may hold mount points of its own).
+        let mut set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+        if readonly {
+            set |= MOUNT_ATTR_RDONLY;
+        }
+        match mount_setattr_recursive(target, set) {
+            Err(Errno::NOSYS) => {
+                let mut flags =
+                    MountFlags::BIND | MountFlags::NOSUID | MountFlags::NODEV | kept_flags(target)?;
+                if readonly {
+                    flags |= MountFlags::RDONLY;
+                }
+                at(
+                    "remount nodev,nosuid",
+                    target,
+                    rustix::mount::mount_remount(target, flags, ""),
+                )
+            }
+            res => at("mount_setattr", target, res),
+        }
+    }
+
+    fn remount_nodev(&self, target: &Path) -> SysResult<()> {
+        match mount_setattr_recursive(target, MOUNT_ATTR_NODEV) {
+            Err(Errno::NOSYS) => {
+                let flags = MountFlags::BIND | MountFlags::NODEV | kept_flags(target)?;
+                at(
+                    "remount nodev",
+                    target,
+                    rustix::mount::mount_remount(target, flags, ""),
+                )
+            }
+            res => at("mount_setattr", target, res),
+        }
     }
 
     fn remount_readonly(&self, target: &Path) -> SysResult<()> {

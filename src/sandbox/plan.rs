@@ -84,6 +84,9 @@ pub(crate) enum Step {
         target: PathBuf,
         readonly: bool,
         file: bool,
+        /// Only the host device nodes bound into `/dev` keep device access;
+        /// every other bind is remounted nodev and nosuid.
+        devices: bool,
     },
     Symlink {
         target: PathBuf,
@@ -164,6 +167,7 @@ impl Plan {
                 target: target.into(),
                 readonly: true,
                 file: true,
+                devices: false,
             });
         }
         steps.extend(user_steps(spec)?);
@@ -201,7 +205,9 @@ fn system_steps() -> Vec<Step> {
         fs(
             "tmpfs",
             "/dev",
-            MountFlags::NOSUID | MountFlags::STRICTATIME,
+            // nodev: a device node made in /dev cannot be opened; the host
+            // devices bound below keep their own mount's flags.
+            MountFlags::NOSUID | MountFlags::NODEV | MountFlags::STRICTATIME,
             "mode=755,size=65536k",
         ),
     ];
@@ -211,6 +217,7 @@ fn system_steps() -> Vec<Step> {
             target: Path::new("/dev").join(dev),
             readonly: false,
             file: true,
+            devices: true,
         });
     }
     steps.extend([
@@ -254,12 +261,13 @@ fn user_steps(spec: &RunSpec) -> Result<Vec<Step>, SandboxError> {
                     target,
                     readonly,
                     file: !meta.is_dir(),
+                    devices: false,
                 }
             }
             MountKind::Tmpfs { size } => Step::Fs {
                 fstype: "tmpfs",
                 target,
-                flags: MountFlags::NOSUID,
+                flags: MountFlags::NOSUID | MountFlags::NODEV,
                 data: size.map(|s| format!("size={s}")).unwrap_or_default(),
             },
         };

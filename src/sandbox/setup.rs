@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::plan::{Plan, RootPlan, Step, DOCKER_CAPS};
 use super::resolve::{ensure_in_root, existing_in_root};
-use super::syscall::{MountFlags, SysError, SysResult, Syscall};
+use super::syscall::{EntryKind, MountFlags, SysError, SysResult, Syscall};
 
 const ENOENT: i32 = 2;
 const EACCES: i32 = 13;
@@ -39,8 +39,12 @@ pub(crate) fn setup_root(sys: &dyn Syscall, plan: &Plan, created: &mut Created) 
     sys.make_rprivate(Path::new("/"))?;
     match &plan.rootfs {
         RootPlan::Overlay(opts) => sys.mount_overlay(&plan.root, opts)?,
-        RootPlan::Bind(dir) => sys.bind(dir, &plan.root)?,
+        RootPlan::Bind(dir) => {
+            sys.bind(dir, &plan.root)?;
+            sys.remount_nodev(&plan.root)?;
+        }
     }
+    refuse_redirected_system_dirs(sys, plan)?;
     let mut mounted = Vec::new();
     for step in &plan.steps {
         apply_step(sys, plan, step, &mut mounted, created)?;
@@ -57,6 +61,27 @@ pub(crate) fn setup_root(sys: &dyn Syscall, plan: &Plan, created: &mut Created) 
     created
         .dirs
         .extend(dirs.into_iter().filter(|d| !under_any(d, &mounted)));
+    Ok(())
+}
+
+/// `/proc`, `/sys` and `/dev` of the image must be plain directories (or
+/// absent): a symlink there could send the proc/sys/dev mounts, their masks
+/// and the /dev links somewhere the later mounts hide (runc refuses the same).
+fn refuse_redirected_system_dirs(sys: &dyn Syscall, plan: &Plan) -> SysResult<()> {
+    const ELOOP: i32 = 40;
+    for name in ["proc", "sys", "dev"] {
+        let path = plan.root.join(name);
+        match sys.lookup(&path)? {
+            EntryKind::Missing | EntryKind::Dir => {}
+            _ => {
+                return Err(SysError::new(
+                    "refuse a rootfs whose system directory is not a directory",
+                    &path,
+                    ELOOP,
+                ))
+            }
+        }
+    }
     Ok(())
 }
 
@@ -110,10 +135,13 @@ fn apply_step(
             target,
             readonly,
             file,
+            devices,
         } => {
             let host = mount_point(sys, plan, target, !file, mounted, created)?;
             sys.bind(source, &host)?;
-            if *readonly {
+            if !*devices {
+                sys.remount_hardened(&host, *readonly)?;
+            } else if *readonly {
                 sys.remount_readonly(&host)?;
             }
             Ok(())

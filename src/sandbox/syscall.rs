@@ -65,6 +65,12 @@ pub(crate) trait Syscall {
     fn bind(&self, source: &Path, target: &Path) -> SysResult<()>;
     /// Remounts a mount read-only, keeping its other flags.
     fn remount_readonly(&self, target: &Path) -> SysResult<()>;
+    /// Remounts a bind nodev and nosuid (and read-only when asked), on the
+    /// whole tree below it.
+    fn remount_hardened(&self, target: &Path, readonly: bool) -> SysResult<()>;
+    /// Remounts the step's root (native snapshotter) nodev: device nodes in
+    /// it cannot be opened; setuid programs keep working.
+    fn remount_nodev(&self, target: &Path) -> SysResult<()>;
     fn lookup(&self, path: &Path) -> SysResult<EntryKind>;
     fn mkdir(&self, path: &Path, mode: u32) -> SysResult<()>;
     /// Creates an empty regular file (a mount stub).

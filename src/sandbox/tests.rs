@@ -107,6 +107,8 @@ fn pivot_root_enters_the_new_root_and_detaches_the_old_one() {
     assert!(!log.iter().any(|e| e.starts_with("chroot")));
 }
 
+/// Every bind but the host devices in /dev is remounted nodev and nosuid
+/// (read-only too when asked) before anything else happens.
 #[test]
 fn read_only_binds_are_remounted_right_after_binding() {
     let fake = image_root();
@@ -117,7 +119,29 @@ fn read_only_binds_are_remounted_right_after_binding() {
             .iter()
             .position(|e| e.starts_with("bind(") && e.ends_with(&format!(" {target})")))
             .unwrap();
-        assert_eq!(log[bind + 1], format!("remount_readonly({target})"));
+        assert_eq!(log[bind + 1], format!("remount_hardened_ro({target})"));
+    }
+    let null = log
+        .iter()
+        .position(|e| e.starts_with("bind(") && e.ends_with(" /sb/root/dev/null)"))
+        .unwrap();
+    assert!(
+        !log[null + 1].starts_with("remount_hardened"),
+        "host devices keep device access"
+    );
+}
+
+#[test]
+fn a_symlinked_system_directory_is_refused() {
+    for name in ["proc", "dev", "sys"] {
+        let fake = image_root();
+        fake.tree.borrow_mut().insert(
+            std::path::PathBuf::from(format!("/sb/root/{name}")),
+            crate::sandbox::syscall::EntryKind::Symlink("/elsewhere".into()),
+        );
+        let err =
+            super::setup::setup_root(&fake, &plan(&spec()), &mut Default::default()).unwrap_err();
+        assert!(err.op.contains("system directory"), "{name}: {err:?}");
     }
 }
 

@@ -102,6 +102,16 @@ impl Store {
         let store = Store {
             root: root.to_path_buf(),
         };
+        if !root.exists() {
+            // A new store is private: its snapshots hold image files
+            // (setuid programs, device nodes) that other users must not reach.
+            use std::os::unix::fs::DirBuilderExt;
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(root)
+                .map_err(at(root))?;
+        }
         let tmp = store.tmp_dir();
         fs::create_dir_all(&tmp).map_err(at(&tmp))?;
         store.check_version()?;

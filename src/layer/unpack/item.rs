@@ -171,7 +171,7 @@ pub(super) fn parse_pax_time(text: &str) -> Option<(i64, u32)> {
     let digits: String = frac.chars().chain("000000000".chars()).take(9).collect();
     let nanos: u32 = digits.parse().ok()?;
     if negative && nanos > 0 {
-        Some((secs - 1, 1_000_000_000 - nanos))
+        Some((secs.checked_sub(1)?, 1_000_000_000 - nanos))
     } else {
         Some((secs, nanos))
     }
