@@ -56,6 +56,15 @@ fn overlay_data(opts: &OverlayOpts, plain_diff: bool) -> Option<CString> {
         .flatten()
 }
 
+/// Whether the overlay module turns on redirects, metacopy or the index by
+/// default (module parameters read `Y`, `on` or `follow`).
+fn overlay_features_on_by_default() -> bool {
+    ["redirect_dir", "metacopy", "index"].iter().any(|name| {
+        std::fs::read_to_string(format!("/sys/module/overlay/parameters/{name}"))
+            .is_ok_and(|v| matches!(v.trim(), "Y" | "on" | "follow"))
+    })
+}
+
 /// The new mount API: one `lowerdir+` per layer, no page limit.
 fn overlay_fsconfig(target: &Path, opts: &OverlayOpts) -> SysResult<()> {
     use rustix::mount::{
@@ -85,8 +94,15 @@ fn overlay_fsconfig(target: &Path, opts: &OverlayOpts) -> SysResult<()> {
         fsconfig_set_string(&fs, "workdir", &opts.work),
     )?;
     for key in PLAIN_DIFF {
-        // Unknown to an older kernel, where the feature is off anyway.
-        let _ = fsconfig_set_string(&fs, *key, "off");
+        // An option this kernel does not know is fine only if the feature
+        // is not on by default (see `overlay_features_on_by_default`).
+        if fsconfig_set_string(&fs, *key, "off").is_err() && overlay_features_on_by_default() {
+            return Err(SysError::from_io(
+                "fsconfig overlay (redirect_dir/metacopy on by default)",
+                target,
+                Errno::INVAL,
+            ));
+        }
     }
     at("fsconfig create overlay", target, fsconfig_create(&fs))?;
     let mnt = at(
@@ -219,7 +235,15 @@ impl Syscall for LinuxSyscall {
         };
         match mount(&data) {
             Err(Errno::INVAL) => match overlay_data(opts, false) {
-                // A kernel that predates one of the plain-diff options.
+                // A kernel that predates one of the plain-diff options: fine
+                // only when none of those features is on by default, or the
+                // upper dir would hold redirects and metacopy stubs instead of
+                // a plain diff.
+                Some(_) if overlay_features_on_by_default() => Err(SysError::from_io(
+                    "mount overlay (redirect_dir/metacopy on by default)",
+                    target,
+                    Errno::INVAL,
+                )),
                 Some(fallback) => at("mount overlay", target, mount(&fallback)),
                 None => Err(SysError::from_io("mount overlay", target, Errno::INVAL)),
             },
