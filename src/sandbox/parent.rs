@@ -28,12 +28,29 @@ const TICK: Timespec = Timespec {
 struct Guard {
     monitor: Option<i32>,
     init: Option<i32>,
+    /// A pidfd of init, taken as soon as its pid is known: init is the
+    /// monitor's child, not ours, so by pid alone a kill could reach a reused
+    /// pid once the monitor has reaped it.
+    init_fd: Option<std::os::fd::OwnedFd>,
     killed: bool,
 }
 
 impl Guard {
+    fn set_init(&mut self, pid: i32) {
+        self.init = Some(pid);
+        self.init_fd = rustix::process::Pid::from_raw(pid).and_then(|p| {
+            rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok()
+        });
+    }
+
     fn kill(&mut self) {
-        if let Some(pid) = self.init.or(self.monitor) {
+        if let Some(fd) = &self.init_fd {
+            // Fails harmlessly when init is already gone.
+            let _ = rustix::process::pidfd_send_signal(fd, rustix::process::Signal::KILL);
+            self.killed = true;
+        } else if let Some(pid) = self.monitor {
+            // Before init is known (or without pidfds): the monitor is our
+            // own unreaped child, and init dies with it (PDEATHSIG).
             process::kill(pid);
             self.killed = true;
         }
@@ -71,7 +88,7 @@ impl Reports {
         self.decoder.push(bytes);
         loop {
             match self.decoder.next_message() {
-                Ok(Some(Message::Init(pid))) => guard.init = Some(pid),
+                Ok(Some(Message::Init(pid))) => guard.set_init(pid),
                 Ok(Some(Message::MountPoint(p))) => self.mount_points.push(p),
                 Ok(Some(Message::Dir(p))) => self.dirs.push(p),
                 Ok(Some(Message::Status(s))) => self.status = Some(s),
@@ -126,6 +143,7 @@ pub(crate) fn run(
     )?;
     let mut guard = Guard {
         monitor: Some(monitor),
+        init_fd: None,
         init: None,
         killed: false,
     };
