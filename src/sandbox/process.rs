@@ -288,11 +288,14 @@ fn close_range(first: u32, flags: libc::c_uint) -> Result<(), i32> {
     }
 }
 
-/// Descriptors to walk when close_range is missing (kernels before 5.9).
+/// Descriptors to walk when close_range is missing (kernels before 5.9):
+/// up to the open-files limit (no descriptor can be numbered above it),
+/// capped at 2^20 so an unlimited limit cannot stall the step. Listing
+/// /proc/self/fd would allocate, which is unsafe between fork and exec.
 fn fd_limit() -> i32 {
     match rustix::process::getrlimit(rustix::process::Resource::Nofile).current {
-        Some(n) => n.min(1 << 16) as i32,
-        None => 1 << 16,
+        Some(n) => n.min(1 << 20) as i32,
+        None => 1 << 20,
     }
 }
 
