@@ -3,7 +3,7 @@
 //! archive is unpacked safely into a temp dir of the store, then its tree
 //! becomes layer entries under the destination.
 
-use super::copy::EntryPlan;
+use super::entry_plan::EntryPlan;
 use super::error::BuildError;
 use crate::layer::{
     decompressor, detect_compression, entries_from_dir, unpack_layer, ScanOptions, UnpackOptions,

@@ -5,12 +5,13 @@
 
 use super::archive;
 use super::chmod::{parse_symbolic, ModeChange};
+use super::entry_plan::EntryPlan;
 use super::error::BuildError;
 use super::fetch::{self, Checksum, Download};
 use super::layers;
 use super::progress::StepHandle;
 use super::rootfs::flatten;
-use super::rootfs::{existing_dir_entry, resolve_owner, RootView};
+use super::rootfs::{resolve_owner, RootView};
 use super::state::{chain_key, StageState};
 use super::workdir::normalize_workdir;
 use super::{Build, NamedContext};
@@ -20,7 +21,6 @@ use crate::ir::{Chmod, Copy, CopyFrom, CopySource};
 use crate::layer::{layer_xattrs, EntryKind, FileSource, LayerEntry};
 use crate::shell::Lexer;
 use sha2::{Digest as _, Sha256};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// One thing to copy.
@@ -118,7 +118,7 @@ pub fn run(
         };
         add_item(b, ctx, copy, item, &place, &attrs, &mut plan, &mut temps)?;
     }
-    let entries = plan.finish(&view, &attrs);
+    let entries = plan.finish(&view, attrs.owner);
     let layer = layers::commit(b.store, &entries, b.source_date_epoch)?;
     // Files edited while the layer was written would put their new content
     // under the key of the old: such a result is used but not cached.
@@ -314,83 +314,6 @@ fn content_digest(b: &Build, ctx: &Context, items: &[Item]) -> Result<String, Bu
         }
     }
     Ok(hex::encode(h.finalize()))
-}
-
-/// Entries by image path (relative, no leading `/`), later ones winning.
-pub(super) struct EntryPlan {
-    entries: BTreeMap<PathBuf, LayerEntry>,
-    /// Files with more than one link, by (device, inode): copied hard links
-    /// stay hard links.
-    inodes: BTreeMap<PathBuf, (u64, u64)>,
-    time: i64,
-}
-
-impl EntryPlan {
-    pub fn new(time: i64) -> Self {
-        EntryPlan {
-            entries: BTreeMap::new(),
-            inodes: BTreeMap::new(),
-            time,
-        }
-    }
-
-    pub fn add(&mut self, entry: LayerEntry) {
-        self.inodes.remove(&entry.path);
-        self.entries.insert(entry.path.clone(), entry);
-    }
-
-    /// Adds a file that has other links (`inode` = device and inode number).
-    fn add_linked(&mut self, entry: LayerEntry, inode: (u64, u64)) {
-        let path = entry.path.clone();
-        self.add(entry);
-        self.inodes.insert(path, inode);
-    }
-
-    /// Every group of paths sharing an inode becomes one file (the first
-    /// path in tar order) and hard links to it.
-    fn link_hard_links(&mut self) {
-        let mut first: BTreeMap<(u64, u64), PathBuf> = BTreeMap::new();
-        for (path, inode) in &self.inodes {
-            let Some(target) = first.get(inode) else {
-                first.insert(*inode, path.clone());
-                continue;
-            };
-            if let Some(entry) = self.entries.get_mut(path) {
-                entry.kind = EntryKind::HardLink {
-                    target: target.clone(),
-                };
-            }
-        }
-    }
-
-    /// Adds parent directories: existing ones with their metadata from the
-    /// image, missing ones as 0755 owned by `--chown` or root.
-    fn finish(mut self, view: &RootView, attrs: &Attrs) -> Vec<LayerEntry> {
-        self.link_hard_links();
-        let paths: Vec<PathBuf> = self.entries.keys().cloned().collect();
-        for path in paths {
-            for parent in path.ancestors().skip(1) {
-                if parent.as_os_str().is_empty() || self.entries.contains_key(parent) {
-                    continue;
-                }
-                let abs = Path::new("/").join(parent);
-                let entry = existing_dir_entry(view, &abs).unwrap_or_else(|| {
-                    let (uid, gid) = attrs.owner.unwrap_or((0, 0));
-                    LayerEntry {
-                        path: parent.to_path_buf(),
-                        kind: EntryKind::Dir,
-                        mode: 0o755,
-                        uid,
-                        gid,
-                        mtime: self.time,
-                        xattrs: Vec::new(),
-                    }
-                });
-                self.entries.insert(parent.to_path_buf(), entry);
-            }
-        }
-        self.entries.into_values().collect()
-    }
 }
 
 fn rel(path: &Path) -> PathBuf {

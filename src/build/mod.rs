@@ -6,6 +6,7 @@ mod archive;
 mod chmod;
 mod copy;
 mod diff;
+mod entry_plan;
 mod error;
 mod fetch;
 mod layers;
