@@ -792,3 +792,14 @@ fn a_base_whose_diff_ids_lie_is_rejected() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn onbuild_copy_from_a_stage_builds_that_stage() {
+    let work = tempfile::tempdir().expect("tempdir");
+    let dockerfile = "FROM scratch AS builder\nCOPY f.txt /artifact\nFROM scratch AS base\nONBUILD COPY --from=builder /artifact /from-trigger\nFROM base\n";
+    let out = build_to_local(work.path(), "onbuild", dockerfile, &[]);
+    assert_eq!(
+        std::fs::read_to_string(out.join("from-trigger")).expect("trigger ran"),
+        "f"
+    );
+}

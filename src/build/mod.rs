@@ -29,9 +29,8 @@ pub use options::{
 };
 
 use crate::context::{Context, StatCache};
-use crate::dockerfile;
 use crate::image::{load_image, Image, Platform};
-use crate::ir::{self, BuildPlan, Command, Stage, Step};
+use crate::ir::{BuildPlan, Command, Stage, Step};
 use crate::store::Store;
 use progress::Progress;
 use scope::{platform_args, Scope};
@@ -286,19 +285,8 @@ impl Build<'_> {
         let Some(triggers) = state.image.config.config.on_build.take() else {
             return Ok(());
         };
-        let mut prefix = String::new();
-        for earlier in &self.plan.stages[..index] {
-            prefix.push_str("FROM scratch");
-            if let Some(name) = &earlier.name {
-                prefix.push_str(&format!(" AS {name}"));
-            }
-            prefix.push('\n');
-        }
         for trigger in triggers {
-            let text = format!("{prefix}FROM scratch\n{trigger}\n");
-            let parsed = dockerfile::parse(&text)
-                .map_err(|e| BuildError::Invalid(format!("ONBUILD trigger {trigger:?}: {e}")))?;
-            let plan = ir::lower(&parsed)
+            let plan = solver::trigger_plan(self.plan, index, &trigger)
                 .map_err(|e| BuildError::Invalid(format!("ONBUILD trigger {trigger:?}: {e}")))?;
             let steps = plan
                 .stages

@@ -50,14 +50,41 @@ pub fn resolve_bases(
     Ok(bases)
 }
 
-/// Stages a stage depends on: its base and every `COPY --from` /
-/// `RUN --mount=from=` that names a stage.
+/// An ONBUILD trigger lowered as a step of stage `index`: after stand-ins
+/// for this file's earlier stages, so `--from=<stage>` in it names this
+/// build's stages (by name or index) as BuildKit resolves them.
+pub fn trigger_plan(plan: &BuildPlan, index: usize, trigger: &str) -> Result<BuildPlan, String> {
+    let mut text = String::new();
+    for earlier in &plan.stages[..index] {
+        text.push_str("FROM scratch");
+        if let Some(name) = &earlier.name {
+            text.push_str(&format!(" AS {name}"));
+        }
+        text.push('\n');
+    }
+    text.push_str(&format!("FROM scratch\n{trigger}\n"));
+    let parsed = crate::dockerfile::parse(&text).map_err(|e| e.to_string())?;
+    crate::ir::lower(&parsed).map_err(|e| e.to_string())
+}
+
+/// Stages a stage depends on: its base, every `COPY --from` /
+/// `RUN --mount=from=` that names a stage, and those of the ONBUILD triggers
+/// its base stage leaves for it.
 fn dependencies(plan: &BuildPlan, bases: &[Base], index: usize) -> Vec<usize> {
     let mut deps = Vec::new();
+    let mut triggered = Vec::new();
     if let Base::Stage(j) = bases[index] {
         deps.push(j);
+        for step in &plan.stages[j].steps {
+            if let Command::Onbuild(trigger) = &step.command {
+                // A trigger that does not lower fails later, at its step.
+                if let Ok(t) = trigger_plan(plan, index, trigger) {
+                    triggered.extend(t.stages.last().map(|s| s.steps.clone()).unwrap_or_default());
+                }
+            }
+        }
     }
-    for step in &plan.stages[index].steps {
+    for step in plan.stages[index].steps.iter().chain(&triggered) {
         match &step.command {
             Command::Copy(c) => {
                 if let Some(CopyFrom::Stage(j)) = c.from {
