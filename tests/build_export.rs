@@ -615,16 +615,7 @@ fn copy_parents_keeps_source_paths() {
         "FROM scratch\nCOPY --parents x/*/a.txt /p/\nCOPY --parents ./x/./z /q/\n",
     )
     .expect("write");
-    let out = work.path().join("out");
-    let root = work.path().join("store");
-    rbuild(&[
-        "build",
-        "--root",
-        root.to_str().expect("utf-8"),
-        "--output",
-        &format!("type=local,dest={}", out.display()),
-        ctx.to_str().expect("utf-8"),
-    ]);
+    let out = build_ctx_to_local(work.path(), &ctx);
     let read =
         |p: &str| std::fs::read_to_string(out.join(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
     assert_eq!(read("p/x/y/a.txt"), "a");
@@ -650,16 +641,7 @@ fn copy_keeps_hard_links_and_xattrs_from_the_context() {
         "FROM scratch\nCOPY a.txt b.txt /x/\n",
     )
     .expect("write");
-    let out = work.path().join("out");
-    let root = work.path().join("store");
-    rbuild(&[
-        "build",
-        "--root",
-        root.to_str().expect("utf-8"),
-        "--output",
-        &format!("type=local,dest={}", out.display()),
-        ctx.to_str().expect("utf-8"),
-    ]);
+    let out = build_ctx_to_local(work.path(), &ctx);
     let a = std::fs::metadata(out.join("x/a.txt")).expect("a");
     let b = std::fs::metadata(out.join("x/b.txt")).expect("b");
     assert_eq!(
@@ -802,4 +784,20 @@ fn onbuild_copy_from_a_stage_builds_that_stage() {
         std::fs::read_to_string(out.join("from-trigger")).expect("trigger ran"),
         "f"
     );
+}
+
+/// Builds the context `ctx` (its own Dockerfile) into a store under `work`
+/// and returns the exported root filesystem.
+fn build_ctx_to_local(work: &Path, ctx: &Path) -> PathBuf {
+    let out = work.join("out");
+    let root = work.join("store");
+    rbuild(&[
+        "build",
+        "--root",
+        root.to_str().expect("utf-8"),
+        "--output",
+        &format!("type=local,dest={}", out.display()),
+        ctx.to_str().expect("utf-8"),
+    ]);
+    out
 }
