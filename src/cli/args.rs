@@ -38,10 +38,17 @@ pub enum Command {
     Tag(TagArgs),
     /// Remove image names from the store
     Rmi(RmiArgs),
+    /// Remove blobs, snapshots and caches no image needs
+    Prune(PruneArgs),
+    /// Show the store's disk usage
+    Du(StoreArgs),
+    /// Verify the store's blobs, tags and cache records
+    Check(CheckArgs),
 }
 
 pub const SUBCOMMANDS: &[&str] = &[
-    "build", "parse", "lint", "images", "inspect", "save", "load", "import", "tag", "rmi", "help",
+    "build", "parse", "lint", "images", "inspect", "save", "load", "import", "tag", "rmi", "prune",
+    "du", "check", "help",
 ];
 
 #[derive(Debug, Args)]
@@ -112,6 +119,24 @@ pub struct RmiArgs {
     pub store: StoreArgs,
     #[arg(required = true)]
     pub images: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Also drop the build cache and cache mounts: keep only what tags reach
+    #[arg(short = 'a', long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Remove corrupt blobs, dangling tags and dangling cache records
+    #[arg(long)]
+    pub repair: bool,
 }
 
 /// Inserts `build` after the program name unless a subcommand (or a global

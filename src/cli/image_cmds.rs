@@ -16,11 +16,11 @@ use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
-fn fail(e: impl std::fmt::Display) -> Failure {
+pub(super) fn fail(e: impl std::fmt::Display) -> Failure {
     Failure::build(format!("error: {e}"))
 }
 
-fn open_store(args: &StoreArgs) -> Result<Store, Failure> {
+pub(super) fn open_store(args: &StoreArgs) -> Result<Store, Failure> {
     Store::open(&args.root.clone().unwrap_or_else(default_root)).map_err(fail)
 }
 
@@ -78,7 +78,7 @@ pub fn images(args: StoreArgs) -> Result<i32, Failure> {
     Ok(0)
 }
 
-fn human_size(bytes: u64) -> String {
+pub(super) fn human_size(bytes: u64) -> String {
     match bytes {
         b if b >= 1 << 30 => format!("{:.1}GB", b as f64 / f64::from(1u32 << 30)),
         b if b >= 1 << 20 => format!("{:.1}MB", b as f64 / f64::from(1u32 << 20)),

@@ -9,6 +9,7 @@ mod diagnostics;
 mod image_cmds;
 mod input;
 pub mod render;
+mod store_cmds;
 
 use clap::Parser;
 
@@ -53,6 +54,9 @@ pub fn run() -> i32 {
         args::Command::Import(a) => image_cmds::import(a),
         args::Command::Tag(a) => image_cmds::tag(a),
         args::Command::Rmi(a) => image_cmds::rmi(a),
+        args::Command::Prune(a) => store_cmds::prune(a),
+        args::Command::Du(a) => store_cmds::du(a),
+        args::Command::Check(a) => store_cmds::check(a),
     };
     match result {
         Ok(code) => code,

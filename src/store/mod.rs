@@ -10,6 +10,7 @@
 //! <root>/records/<ns>/<key>   small records (cache index, layer metadata)
 //! <root>/snapshots/<id>/      unpacked layers, stacked as overlay lowers
 //! <root>/tmp/                 in-progress writes, each named by its owner's pid
+//! <root>/cache-mounts/<id>/   directories behind RUN --mount=type=cache
 //! ```
 //!
 //! # Why plain files and no database
@@ -42,6 +43,7 @@
 mod blob;
 mod digest;
 mod error;
+pub mod gc;
 mod lock;
 pub mod names;
 mod records;
