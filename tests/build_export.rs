@@ -91,6 +91,17 @@ fn make_base(dir: &Path) -> PathBuf {
     });
     let (manifest_digest, manifest_size) =
         put_blob(&layout, &serde_json::to_vec(&manifest).expect("json"));
+    write_index(&layout, &manifest_digest, manifest_size);
+    std::fs::write(
+        layout.join("oci-layout"),
+        br#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .expect("oci-layout");
+    layout
+}
+
+/// `index.json` naming one manifest, tagged `latest`.
+fn write_index(layout: &Path, manifest_digest: &str, manifest_size: u64) {
     let index = json!({"schemaVersion": 2, "manifests": [{
         "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": manifest_digest, "size": manifest_size,
         "annotations": {"org.opencontainers.image.ref.name": "latest"}}]});
@@ -99,12 +110,6 @@ fn make_base(dir: &Path) -> PathBuf {
         serde_json::to_vec(&index).expect("json"),
     )
     .expect("index");
-    std::fs::write(
-        layout.join("oci-layout"),
-        br#"{"imageLayoutVersion":"1.0.0"}"#,
-    )
-    .expect("oci-layout");
-    layout
 }
 
 fn rbuild(args: &[&str]) -> Output {
@@ -742,14 +747,7 @@ fn a_base_whose_diff_ids_lie_is_rejected() {
     manifest["config"]["size"] = json!(config_size);
     let (manifest_digest, manifest_size) =
         put_blob(&base, &serde_json::to_vec(&manifest).expect("json"));
-    let index = json!({"schemaVersion": 2, "manifests": [{
-        "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": manifest_digest, "size": manifest_size,
-        "annotations": {"org.opencontainers.image.ref.name": "latest"}}]});
-    std::fs::write(
-        base.join("index.json"),
-        serde_json::to_vec(&index).expect("json"),
-    )
-    .expect("index");
+    write_index(&base, &manifest_digest, manifest_size);
     let ctx = work.path().join("ctx");
     std::fs::create_dir_all(&ctx).expect("ctx");
     std::fs::write(ctx.join("f"), "f").expect("write");

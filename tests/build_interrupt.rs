@@ -22,17 +22,7 @@ fn sigkill_mid_build_leaves_a_usable_store() {
     let root = work.path().join("store");
     let rbuild = env!("CARGO_BIN_EXE_rbuild");
     let tmp = root.join("tmp");
-    let mut child = Command::new(rbuild)
-        .args([
-            "build",
-            "--root",
-            root.to_str().expect("utf-8"),
-            "--progress",
-            "quiet",
-            "-t",
-            "big:1",
-        ])
-        .arg(&ctx)
+    let mut child = build_command(&root, &ctx)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -78,19 +68,7 @@ fn sigkill_mid_build_leaves_a_usable_store() {
             path.display()
         );
     }
-    let out = Command::new(rbuild)
-        .args([
-            "build",
-            "--root",
-            root.to_str().expect("utf-8"),
-            "--progress",
-            "quiet",
-            "-t",
-            "big:1",
-        ])
-        .arg(&ctx)
-        .output()
-        .expect("rebuild");
+    let out = build_command(&root, &ctx).output().expect("rebuild");
     assert!(
         out.status.success(),
         "rebuild failed: {}",
@@ -103,6 +81,16 @@ fn sigkill_mid_build_leaves_a_usable_store() {
     assert!(String::from_utf8_lossy(&images.stdout).contains("big"));
     let leftovers = std::fs::read_dir(&tmp).map(|d| d.count()).unwrap_or(0);
     assert_eq!(leftovers, 0, "stale temp files were not cleaned");
+}
+
+/// `rbuild build` of `ctx` into the store at `root`, tagged `big:1`.
+fn build_command(root: &std::path::Path, ctx: &std::path::Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rbuild"));
+    cmd.args(["build", "--root"])
+        .arg(root)
+        .args(["--progress", "quiet", "-t", "big:1"])
+        .arg(ctx);
+    cmd
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {

@@ -136,25 +136,9 @@ pub fn kebab_case(name: &str) -> String {
     out
 }
 
-/// Go's `%q` for a string: double quotes, with `"`, `\` and control
-/// characters escaped. BuildKit formats several messages with it.
-pub fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
+/// Go's `%q` for a string (the same as `strconv.Quote`), as BuildKit formats
+/// several messages.
+pub use crate::dockerfile::dump::go_quote;
 
 // Message texts, worded exactly as BuildKit's `Format` functions.
 
