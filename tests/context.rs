@@ -4,7 +4,7 @@
 
 use std::fs;
 use std::os::unix::fs::{symlink, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use rbuild::context::{
@@ -132,7 +132,8 @@ fn exception_reincludes_file_inside_excluded_dir() {
         ctx.resolve_source("dir").unwrap(),
         [ResolvedSource {
             rel: "dir".into(),
-            is_dir: true
+            is_dir: true,
+            given: "dir".into(),
         }]
     );
     assert!(matches!(
@@ -259,13 +260,7 @@ fn plain_sources_are_cleaned_against_the_root() {
     ] {
         assert_eq!(sources(&ctx, src), ["sub/dir1"], "{src}");
     }
-    assert_eq!(
-        ctx.resolve_source(".").unwrap(),
-        [ResolvedSource {
-            rel: PathBuf::new(),
-            is_dir: true
-        }]
-    );
+    assert_eq!(ctx.resolve_source(".").unwrap(), [ResolvedSource::root()]);
     assert_eq!(
         listing(&ctx, "sub/dir1"),
         ["sub/dir1/dir2", "sub/dir1/dir2/foo"]
@@ -301,7 +296,8 @@ fn symlink_named_as_source_is_followed_behaviours_10_12() {
         ctx.resolve_source("link").unwrap(),
         [ResolvedSource {
             rel: "sub".into(),
-            is_dir: true
+            is_dir: true,
+            given: "link".into(),
         }]
     );
     assert_eq!(

@@ -63,9 +63,8 @@ pub fn run(
     // Temp dirs (downloads, unpacked archives) live until the layer is written.
     let mut temps = Vec::new();
     let items = collect_items(b, ctx, state, copy, &mut temps)?;
-    if items.is_empty() {
-        return Err(BuildError::Invalid("no source files were specified".into()));
-    }
+    // Wildcards that match nothing copy nothing, as in BuildKit (a plain
+    // missing source failed in `collect_items`).
     let chown = copy.chown.as_deref().map(|c| state.expand(c)).transpose()?;
     let chmod = chmod_value(state, copy.chmod.as_ref())?;
     let content = content_digest(b, ctx, &items)?;
@@ -105,18 +104,25 @@ pub fn run(
     };
     let target = view.resolve(Path::new(&dest));
     let target_is_dir = dest_hint_dir || view.lookup(&target).is_some_and(|(_, m)| m.is_dir());
-    if items.len() > 1 && !target_is_dir {
+    // Several source arguments need a directory; one wildcard with several
+    // matches does not: BuildKit copies each match onto the destination in
+    // turn (so a file destination ends up holding the last match).
+    if copy.sources.len() > 1 && !target_is_dir {
         return Err(BuildError::Invalid(format!(
             "When using {keyword} with more than one source file, the destination must be a directory and end with a /"
         )));
     }
     let mut plan = EntryPlan::new(state.time);
+    let mut into_dir = target_is_dir;
     for item in &items {
         let place = Placement {
             target: &target,
-            into_dir: target_is_dir,
+            into_dir,
         };
         add_item(b, ctx, copy, item, &place, &attrs, &mut plan, &mut temps)?;
+        // A directory's contents copied there make the destination a
+        // directory that later matches go into.
+        into_dir |= matches!(item, Item::Context(source, _) if source.is_dir);
     }
     let entries = plan.finish(&view, attrs.owner);
     let layer = layers::commit(b.store, &entries, b.source_date_epoch)?;
@@ -207,7 +213,6 @@ fn collect_items(
         Some(text) => Some(Checksum::parse(&state.expand(text)?)?),
     };
     let mut items = Vec::new();
-    let mut any_source = false;
     for source in &copy.sources {
         match source {
             CopySource::Path(p) => {
@@ -228,14 +233,13 @@ fn collect_items(
                         "--checksum requires an HTTP(S) source, and {expanded:?} is not a URL"
                     )));
                 }
-                any_source = true;
                 let pivot = parents_pivot(&expanded);
                 for source in ctx.resolve_source(&expanded)? {
                     let keep = copy.parents.then(|| {
                         source
-                            .rel
+                            .given
                             .strip_prefix(&pivot)
-                            .unwrap_or(&source.rel)
+                            .unwrap_or(&source.given)
                             .to_path_buf()
                     });
                     items.push(Item::Context(source, keep));
@@ -261,11 +265,6 @@ fn collect_items(
                 });
             }
         }
-    }
-    if items.is_empty() && any_source {
-        return Err(BuildError::Invalid(
-            "no source files were specified (every wildcard matched nothing)".into(),
-        ));
     }
     Ok(items)
 }
@@ -402,7 +401,7 @@ fn add_item(
                 // directory itself: the destination directory is created like
                 // any missing parent (0755, root or --chown), as BuildKit does.
                 let relative = if within.as_os_str().is_empty() {
-                    e.rel.file_name().map(Path::new)
+                    Some(Path::new(source.name()))
                 } else {
                     Some(within)
                 };
@@ -414,7 +413,7 @@ fn add_item(
                 } else if source.is_dir {
                     target.join(within)
                 } else if into_dir {
-                    target.join(source.rel.file_name().unwrap_or_default())
+                    target.join(source.name())
                 } else {
                     target.to_path_buf()
                 };

@@ -67,9 +67,16 @@ fn components(path: &Path) -> Vec<&std::ffi::OsStr> {
 
 impl RootView {
     pub fn new(store: &Store, layers: &[LayerRef]) -> Result<RootView, BuildError> {
-        let mut dirs = Vec::with_capacity(layers.len());
+        let mut dirs: Vec<PathBuf> = Vec::with_capacity(layers.len());
         for layer in layers.iter().rev() {
-            dirs.push(ensure_snapshot(store, layer)?);
+            let dir = ensure_snapshot(store, layer)?;
+            // Layers with the same diff_id share one snapshot, and overlayfs
+            // refuses a directory twice in its lower stack. A repeated layer
+            // below its topmost copy changes nothing (the copy above shadows
+            // or re-creates all it holds), so only the topmost one is kept.
+            if !dirs.contains(&dir) {
+                dirs.push(dir);
+            }
         }
         Ok(RootView { layers: dirs })
     }

@@ -120,10 +120,7 @@ fn bind(
     let root = ctx.root().to_path_buf();
     let rel = def.source.as_deref().unwrap_or("").trim_start_matches('/');
     let sources = if rel.is_empty() {
-        vec![crate::context::ResolvedSource {
-            rel: PathBuf::new(),
-            is_dir: true,
-        }]
+        vec![crate::context::ResolvedSource::root()]
     } else {
         ctx.resolve_source(rel)?
     };
@@ -211,6 +208,9 @@ pub(super) fn copy_tree(from: &Path, to: &Path) -> Result<(), BuildError> {
     }
 }
 
+/// A cache mount's directory in the store, made on first use. With `from=`
+/// it starts as a copy of that stage's or image's `source` directory, and
+/// each seed has a cache of its own (BuildKit keys such caches by id and base).
 fn cache(
     b: &Build,
     state: &StageState,
@@ -222,25 +222,30 @@ fn cache(
         .id
         .clone()
         .unwrap_or_else(|| target.to_string_lossy().into_owned());
-    let name = crate::store::names::encode(&id);
+    let seed = cache_seed(b, def)?;
+    let name = match &seed {
+        None => crate::store::names::encode(&id),
+        Some(seed) => {
+            // The seed's place names its content: stage and image roots are
+            // snapshots named after their layers.
+            let identity = seed.to_string_lossy();
+            prepared.cache_key.push_str(&format!("seed={identity};"));
+            let digest = super::state::chain_key("cache-seed", &[&id, &identity]);
+            crate::store::names::encode(&format!("{id}@{}", &digest[..16]))
+        }
+    };
     let parent = b.store.root().join("cache-mounts");
     let dir = parent.join(&name);
     if !dir.exists() {
-        // Made complete (mode, owner) under a temp name, then renamed: a
-        // concurrent build never mounts a half-prepared cache directory.
+        // Made complete (contents, mode, owner) under a temp name, then
+        // renamed: a concurrent build never mounts a half-prepared cache.
         std::fs::create_dir_all(&parent).map_err(BuildError::io(&parent))?;
         let temp = b.store.temp_dir()?;
         let fresh = temp.path().join("cache");
-        std::fs::create_dir(&fresh).map_err(BuildError::io(&fresh))?;
-        let mode = def.mode.unwrap_or(0o755);
-        std::fs::set_permissions(&fresh, std::fs::Permissions::from_mode(mode))
-            .map_err(BuildError::io(&fresh))?;
-        std::os::unix::fs::chown(
-            &fresh,
-            Some(def.uid.unwrap_or(0)),
-            Some(def.gid.unwrap_or(0)),
-        )
-        .map_err(BuildError::io(&fresh))?;
+        match &seed {
+            Some(seed) => copy_tree(seed, &fresh)?,
+            None => new_cache_dir(&fresh, def)?,
+        }
         // Losing the race to another build is fine: its directory is used.
         let _ = std::fs::rename(&fresh, &dir);
     }
@@ -262,6 +267,40 @@ fn cache(
         },
     });
     Ok(())
+}
+
+/// An empty cache directory with the mount's mode and owner.
+fn new_cache_dir(fresh: &Path, def: &MountDef) -> Result<(), BuildError> {
+    std::fs::create_dir(fresh).map_err(BuildError::io(fresh))?;
+    let mode = def.mode.unwrap_or(0o755);
+    std::fs::set_permissions(fresh, std::fs::Permissions::from_mode(mode))
+        .map_err(BuildError::io(fresh))?;
+    std::os::unix::fs::chown(
+        fresh,
+        Some(def.uid.unwrap_or(0)),
+        Some(def.gid.unwrap_or(0)),
+    )
+    .map_err(BuildError::io(fresh))
+}
+
+/// The directory a `from=` cache mount starts from: `source` (default the
+/// root) inside the stage or image, symlinks resolved within it.
+fn cache_seed(b: &Build, def: &MountDef) -> Result<Option<PathBuf>, BuildError> {
+    let Some(from) = def.from.as_deref() else {
+        return Ok(None);
+    };
+    let root = source_root(b, Some(from))?;
+    let rel = def.source.as_deref().unwrap_or("").trim_start_matches('/');
+    if rel.is_empty() {
+        return Ok(Some(root));
+    }
+    let found = Context::open(&root, None)?.resolve_source(rel)?;
+    match found.first() {
+        Some(source) if source.is_dir => Ok(Some(root.join(&source.rel))),
+        _ => Err(BuildError::Invalid(format!(
+            "--mount=type=cache,from={from},source={rel}: not a directory in {from}"
+        ))),
+    }
 }
 
 /// Secret files default to root-owned and 0400, as BuildKit's.

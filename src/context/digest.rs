@@ -28,6 +28,7 @@ impl Context {
         for src in sources {
             field(&mut h, b"source");
             field(&mut h, src.rel.as_os_str().as_encoded_bytes());
+            field(&mut h, src.given.as_os_str().as_encoded_bytes());
             let top = self.entry(&src.rel)?;
             self.hash_entry(&mut h, &top, stat_cache)?;
             if top.is_dir() {

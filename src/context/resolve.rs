@@ -31,8 +31,31 @@ const MAX_SYMLINKS: usize = 255;
 /// relative to the context root (empty for the root itself).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ResolvedSource {
+    /// Where the content is, every symlink followed.
     pub rel: PathBuf,
     pub is_dir: bool,
+    /// The path as the instruction named it (a wildcard's match), before any
+    /// symlink is followed: a copied file keeps this name, as in BuildKit.
+    pub given: PathBuf,
+}
+
+impl ResolvedSource {
+    /// The context root itself.
+    pub fn root() -> Self {
+        ResolvedSource {
+            rel: PathBuf::new(),
+            is_dir: true,
+            given: PathBuf::new(),
+        }
+    }
+
+    /// The name a copied file takes inside a destination directory.
+    pub fn name(&self) -> &std::ffi::OsStr {
+        self.given
+            .file_name()
+            .or_else(|| self.rel.file_name())
+            .unwrap_or_default()
+    }
 }
 
 impl Context {
@@ -63,9 +86,14 @@ impl Context {
         let Some((meta, _)) = self.lookup(&rel)? else {
             return Ok(None);
         };
+        let given = parts
+            .iter()
+            .map(|p| std::ffi::OsStr::from_bytes(p))
+            .collect();
         Ok(Some(ResolvedSource {
             rel,
             is_dir: meta.is_dir(),
+            given,
         }))
     }
 

@@ -130,7 +130,8 @@ pub struct ImageConfig {
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 impl ImageConfig {
-    /// The config of `FROM scratch` for a platform: PATH set, as BuildKit does.
+    /// The config of `FROM scratch` for a platform: PATH set and WorkingDir
+    /// `/`, as BuildKit's empty image has them.
     pub fn scratch(os: &str, architecture: &str, variant: Option<&str>) -> Self {
         ImageConfig {
             architecture: architecture.to_string(),
@@ -138,6 +139,7 @@ impl ImageConfig {
             variant: variant.map(str::to_string),
             config: RunConfig {
                 env: Some(vec![format!("PATH={DEFAULT_PATH}")]),
+                working_dir: "/".into(),
                 ..RunConfig::default()
             },
             ..ImageConfig::default()

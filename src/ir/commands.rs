@@ -104,10 +104,9 @@ fn heredoc_body(heredoc: &Heredoc) -> HeredocBody {
     }
 }
 
+/// An empty `RUN` is accepted, as BuildKit does: it runs the shell on an
+/// empty command line.
 fn lower_run(instruction: &Instruction, flags: Flags) -> Result<Run> {
-    if instruction.args == Args::Empty && !instruction.json {
-        return count_error(instruction, "at least one argument");
-    }
     let mut mounts = Vec::new();
     for flag in flags.all("mount") {
         let spec = MountSpec::parse(&flag.value)
