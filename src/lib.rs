@@ -12,6 +12,7 @@ pub mod image;
 pub mod ir;
 pub mod layer;
 pub mod lint;
+pub mod registry;
 pub mod sandbox;
 pub mod shell;
 pub mod store;

@@ -8,6 +8,7 @@ use super::chmod::{parse_symbolic, ModeChange};
 use super::entry_plan::EntryPlan;
 use super::error::BuildError;
 use super::fetch::{self, Checksum, Download};
+use super::images;
 use super::layers;
 use super::progress::StepHandle;
 use super::rootfs::flatten;
@@ -16,7 +17,7 @@ use super::state::{chain_key, StageState};
 use super::workdir::normalize_workdir;
 use super::{Build, NamedContext};
 use crate::context::{Context, EntryKind as CtxKind, PatternMatcher, ResolvedSource};
-use crate::image::{load_image, ImageSource};
+use crate::image::ImageSource;
 use crate::ir::{Chmod, Copy, CopyFrom, CopySource};
 use crate::layer::{layer_xattrs, EntryKind, FileSource, LayerEntry};
 use crate::shell::Lexer;
@@ -184,8 +185,8 @@ fn source_context(b: &Build, copy: &Copy) -> Result<Option<Context>, BuildError>
         Some(CopyFrom::Image(name)) => {
             match b.opts.named_contexts.get(&name.to_ascii_lowercase()) {
                 Some(NamedContext::Dir(dir)) => return Ok(Some(Context::open(dir, None)?)),
-                Some(NamedContext::Image(source)) => load_image(b.store, source, &b.opts.platform)?,
-                None => load_image(b.store, &ImageSource::parse(name), &b.opts.platform)?,
+                Some(NamedContext::Image(source)) => images::load(b, source, &b.opts.platform)?,
+                None => images::load(b, &ImageSource::parse(name), &b.opts.platform)?,
             }
         }
     };

@@ -18,6 +18,8 @@ pub enum BuildError {
     Layer(#[from] LayerError),
     #[error(transparent)]
     Context(#[from] ContextError),
+    #[error(transparent)]
+    Registry(#[from] crate::registry::RegistryError),
     #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,

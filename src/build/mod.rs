@@ -9,6 +9,7 @@ mod diff;
 mod entry_plan;
 mod error;
 mod fetch;
+mod images;
 mod layers;
 mod metadata;
 mod options;
@@ -29,7 +30,7 @@ pub use options::{
 };
 
 use crate::context::{Context, StatCache};
-use crate::image::{load_image, Image, Platform};
+use crate::image::{Image, Platform};
 use crate::ir::{BuildPlan, Command, Stage, Step};
 use crate::store::Store;
 use progress::Progress;
@@ -53,6 +54,10 @@ pub(crate) struct Build<'a> {
     /// File stats → content digests, so unchanged context files are not
     /// re-read; loaded once per build and saved at its end.
     pub stat_cache: std::cell::RefCell<StatCache>,
+    /// Registry connections (tokens, TLS) for images pulled by this build.
+    pub registry: crate::registry::Client,
+    /// Images resolved in a registry by this build, by name and platform.
+    pub pulled: std::cell::RefCell<std::collections::HashMap<String, Image>>,
 }
 
 fn stat_cache_path(store: &Store) -> std::path::PathBuf {
@@ -94,6 +99,8 @@ pub fn build(store: &Store, plan: &BuildPlan, opts: &BuildOptions) -> Result<Ima
         time: time::build_time(source_date_epoch),
         source_date_epoch,
         stat_cache: std::cell::RefCell::new(StatCache::load(&stat_cache_path(store))),
+        registry: crate::registry::Client::new(opts.registry.clone()),
+        pulled: Default::default(),
     };
     for index in (0..=target).filter(|&i| needed[i]) {
         let state = b.run_stage(index, &bases[index])?;
@@ -225,8 +232,8 @@ impl Build<'_> {
             }
             Base::Image(source) => {
                 let platform = self.stage_platform(stage)?;
-                let image = load_image(self.store, source, &platform)
-                    .map_err(|e| BuildError::from(e).at_step(stage.span.start.line, "FROM"))?;
+                let image = images::load(self, source, &platform)
+                    .map_err(|e| e.at_step(stage.span.start.line, "FROM"))?;
                 // The base is identified by what it is (config and layers),
                 // never by where it was read from; the timestamp rule
                 // (SOURCE_DATE_EPOCH) changes every layer's bytes, so it

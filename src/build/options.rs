@@ -38,6 +38,10 @@ pub struct BuildOptions {
     /// `--add-host NAME:IP` entries for RUN's /etc/hosts.
     pub add_hosts: Vec<(String, String)>,
     pub snapshotter: Snapshotter,
+    /// How registries are reached, for images the store lacks.
+    pub registry: crate::registry::RegistryConfig,
+    /// `--pull`: resolve every named image in its registry again.
+    pub pull: bool,
 }
 
 /// How RUN captures a step's changes.

@@ -11,7 +11,7 @@ use super::state::StageState;
 use super::workdir::normalize_workdir;
 use super::Build;
 use crate::context::{Context, StatCache};
-use crate::image::{load_image, ImageSource};
+use crate::image::ImageSource;
 use crate::ir::{Mount as MountDef, MountError, MountType, Run, Sharing};
 use crate::sandbox::{Mount, MountKind};
 use crate::store::TempDir;
@@ -97,7 +97,7 @@ fn source_root(b: &Build, from: Option<&str>) -> Result<PathBuf, BuildError> {
     {
         return Ok(dir.clone());
     }
-    let image = load_image(b.store, &ImageSource::parse(from), &b.opts.platform)?;
+    let image = super::images::load(b, &ImageSource::parse(from), &b.opts.platform)?;
     flatten(b.store, &image.layers)
 }
 

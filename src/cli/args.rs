@@ -44,11 +44,19 @@ pub enum Command {
     Du(StoreArgs),
     /// Verify the store's blobs, tags and cache records
     Check(CheckArgs),
+    /// Pull an image from a registry into the store
+    Pull(PullArgs),
+    /// Push an image from the store to a registry
+    Push(PushArgs),
+    /// Log in to a registry (writes docker's config.json)
+    Login(LoginArgs),
+    /// Remove a registry's credentials from docker's config.json
+    Logout(LogoutArgs),
 }
 
 pub const SUBCOMMANDS: &[&str] = &[
     "build", "parse", "lint", "images", "inspect", "save", "load", "import", "tag", "rmi", "prune",
-    "du", "check", "help",
+    "du", "check", "pull", "push", "login", "logout", "help",
 ];
 
 #[derive(Debug, Args)]
@@ -56,6 +64,70 @@ pub struct StoreArgs {
     /// Store directory (default /var/lib/rbuild for root, $XDG_DATA_HOME/rbuild otherwise)
     #[arg(long, env = "RBUILD_ROOT")]
     pub root: Option<PathBuf>,
+}
+
+/// How registries are reached.
+#[derive(Debug, Args, Clone)]
+pub struct RegistryArgs {
+    /// Allow plain HTTP for this registry host[:port] (repeatable; loopback hosts always may)
+    #[arg(long = "insecure-registry")]
+    pub insecure_registries: Vec<String>,
+    /// Trust this CA certificate (PEM) for registries, besides the system's (repeatable)
+    #[arg(long = "tls-ca")]
+    pub tls_ca: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// Platform to pull from a multi-platform image (os/arch[/variant]); default: this machine's
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Image reference (NAME[:TAG][@DIGEST])
+    pub reference: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// Image in the store
+    pub image: String,
+    /// Where to push (default: the image's own name)
+    pub destination: Option<String>,
+    /// Write the pushed manifest digest to this file
+    #[arg(long)]
+    pub digestfile: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    #[command(flatten)]
+    pub registry_args: RegistryArgs,
+    /// User name
+    #[arg(short = 'u', long)]
+    pub username: String,
+    /// Password (prefer --password-stdin: a command line is visible to other users)
+    #[arg(short = 'p', long)]
+    pub password: Option<String>,
+    /// Read the password from standard input
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Registry host[:port] (default docker.io)
+    #[arg(default_value = "docker.io")]
+    pub registry: String,
+}
+
+#[derive(Debug, Args)]
+pub struct LogoutArgs {
+    /// Registry host[:port] (default docker.io)
+    #[arg(default_value = "docker.io")]
+    pub registry: String,
 }
 
 #[derive(Debug, Args)]
@@ -220,6 +292,14 @@ pub struct BuildArgs {
     /// How RUN captures changes: overlay, native (copy and compare), or auto
     #[arg(long, value_enum, default_value = "auto", env = "RBUILD_SNAPSHOTTER")]
     pub snapshotter: SnapshotterArg,
+    /// Resolve every FROM image in a registry again, even when the store has it
+    #[arg(long)]
+    pub pull: bool,
+    /// Push the image to the registry under each -t name
+    #[arg(long)]
+    pub push: bool,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
     /// Build context directory
     pub context: PathBuf,
 }

@@ -10,6 +10,7 @@ use crate::build::{
 use crate::export::{self, Output};
 use crate::image::Platform;
 use crate::layer::Compression;
+use crate::registry::Reference;
 use crate::store::{default_root, Store};
 use std::collections::BTreeMap;
 
@@ -141,6 +142,7 @@ pub fn run(
         .iter()
         .map(|o| Output::parse(o).map_err(|e| Failure::usage(format!("error: {e}"))))
         .collect::<Result<Vec<_>, _>>()?;
+    let push_names = push_targets(&args, &outputs)?;
     let platform = match &args.platform {
         Some(p) => Platform::parse(p).map_err(|e| Failure::usage(format!("error: {e}")))?,
         None => Platform::host(),
@@ -197,6 +199,8 @@ pub fn run(
             SnapshotterArg::Overlay => Snapshotter::Overlay,
             SnapshotterArg::Native => Snapshotter::Native,
         },
+        registry: super::registry_cmds::registry_config(&args.registry),
+        pull: args.pull,
     };
     let root = args.root.clone().unwrap_or_else(default_root);
     let store = Store::open(&root).map_err(|e| Failure::build(render_error(&e)))?;
@@ -225,6 +229,12 @@ pub fn run(
         export::export(&store, &image, output, &args.tags, compression)
             .map_err(|e| Failure::build(render_error(&e)))?;
     }
+    if !push_names.is_empty() {
+        let client = crate::registry::Client::new(opts.registry.clone());
+        for name in &push_names {
+            super::registry_cmds::push_image(&client, &store, &image, name, compression)?;
+        }
+    }
     if args.load {
         load_into_engine(&store, &image, &args.tags, compression)?;
     }
@@ -236,6 +246,37 @@ pub fn run(
         eprintln!("image {} built", stored.config.digest);
     }
     Ok(0)
+}
+
+/// The references `--push` and `--output type=registry|image,push=true`
+/// push to, checked before the build starts.
+fn push_targets(args: &BuildArgs, outputs: &[Output]) -> Result<Vec<Reference>, Failure> {
+    let mut names: Vec<String> = Vec::new();
+    if args.push {
+        names.extend(args.tags.iter().cloned());
+    }
+    for output in outputs {
+        if let Output::Image { name, push: true } = output {
+            match name {
+                Some(n) => names.push(n.clone()),
+                None => names.extend(args.tags.iter().cloned()),
+            }
+        }
+    }
+    let wants_push = args.push
+        || outputs
+            .iter()
+            .any(|o| matches!(o, Output::Image { push: true, .. }));
+    if wants_push && names.is_empty() {
+        return Err(Failure::usage(
+            "error: pushing needs a name: give -t NAME or --output type=registry,name=NAME".into(),
+        ));
+    }
+    names.dedup();
+    names
+        .iter()
+        .map(|n| Reference::parse(n).map_err(|e| Failure::usage(format!("error: {e}"))))
+        .collect()
 }
 
 /// `--load`: a docker-archive handed to `docker load`, or to `podman load`

@@ -8,6 +8,7 @@ mod commands;
 mod diagnostics;
 mod image_cmds;
 mod input;
+mod registry_cmds;
 pub mod render;
 mod store_cmds;
 
@@ -57,6 +58,10 @@ pub fn run() -> i32 {
         args::Command::Prune(a) => store_cmds::prune(a),
         args::Command::Du(a) => store_cmds::du(a),
         args::Command::Check(a) => store_cmds::check(a),
+        args::Command::Pull(a) => registry_cmds::pull_cmd(a),
+        args::Command::Push(a) => registry_cmds::push_cmd(a),
+        args::Command::Login(a) => registry_cmds::login_cmd(a),
+        args::Command::Logout(a) => registry_cmds::logout_cmd(a),
     };
     match result {
         Ok(code) => code,

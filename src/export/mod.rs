@@ -41,6 +41,12 @@ pub fn export(
         }
         Output::Local { dest } => rootfs::write_dir(store, image, dest),
         Output::Tar { dest } => rootfs::write_tar(store, image, dest),
+        // Named in the store here; pushing is the caller's (registry) part.
+        Output::Image { name, .. } => {
+            let names: Vec<String> = name.iter().cloned().collect();
+            store_image(store, image, if names.is_empty() { tags } else { &names })?;
+            Ok(())
+        }
     }
 }
 

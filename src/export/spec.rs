@@ -15,6 +15,10 @@ pub enum Output {
     Local { dest: PathBuf },
     /// The root filesystem as a tar file.
     Tar { dest: PathBuf },
+    /// The image named in the store (`type=image`), and pushed to its
+    /// registry with `push=true` or `type=registry`. Without `name=` the
+    /// `-t` names are used.
+    Image { name: Option<String>, push: bool },
 }
 
 impl Output {
@@ -29,6 +33,8 @@ impl Output {
         let mut kind = None;
         let mut dest = None;
         let mut tar = true;
+        let mut name = None;
+        let mut push = None;
         for field in spec.split(',') {
             let (k, v) = field
                 .split_once('=')
@@ -37,8 +43,10 @@ impl Output {
                 "type" => kind = Some(v.to_string()),
                 "dest" => dest = Some(PathBuf::from(v)),
                 "tar" => tar = v.parse().map_err(|_| bad("tar= takes true or false"))?,
-                // Accepted for compatibility; names come from -t.
-                "name" | "compression" | "oci-mediatypes" | "force-compression" => {}
+                "push" => push = Some(v.parse().map_err(|_| bad("push= takes true or false"))?),
+                "name" => name = Some(v.to_string()),
+                // Accepted for compatibility (layers follow --compression).
+                "compression" | "oci-mediatypes" | "force-compression" => {}
                 _ => return Err(bad(&format!("unknown key {k:?}"))),
             }
         }
@@ -48,11 +56,14 @@ impl Output {
             Some("docker") => Ok(Output::Docker { dest: dest()? }),
             Some("local") => Ok(Output::Local { dest: dest()? }),
             Some("tar") => Ok(Output::Tar { dest: dest()? }),
-            Some("registry") | Some("image") => Err(ExportError::Other(
-                "pushing to a registry is not implemented yet".into(),
-            )),
+            Some("image") => Ok(Output::Image {
+                name,
+                push: push.unwrap_or(false),
+            }),
+            Some("registry") if push == Some(false) => Err(bad("type=registry always pushes")),
+            Some("registry") => Ok(Output::Image { name, push: true }),
             Some(other) => Err(bad(&format!(
-                "unknown type {other:?} (oci, docker, local, tar)"
+                "unknown type {other:?} (oci, docker, local, tar, image, registry)"
             ))),
             None => Err(bad("type= is required")),
         }

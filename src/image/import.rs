@@ -276,7 +276,8 @@ fn resolve(
     })
 }
 
-fn choose_platform(
+/// The manifest in `index` for `platform`, or an error listing what it has.
+pub fn choose_platform(
     index: &ImageIndex,
     platform: &Platform,
     source_name: &str,

@@ -10,7 +10,7 @@ mod unpack;
 
 pub use config::{HealthConfig, History, ImageConfig, RunConfig};
 pub use error::ImageError;
-pub use import::{load_image, Image, LayerRef};
+pub use import::{choose_platform, load_image, Image, LayerRef};
 pub use platform::Platform;
 pub use reference::{normalize_name, ImageSource};
 pub use unpack::apply_layer;

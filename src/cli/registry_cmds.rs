@@ -1,0 +1,142 @@
+//! Registry commands: `pull`, `push`, `login`, `logout`.
+
+use super::args::{LoginArgs, LogoutArgs, PullArgs, PushArgs, RegistryArgs};
+use super::image_cmds::{fail, open_store};
+use super::Failure;
+use crate::export::prepare;
+use crate::image::{load_image, Image, ImageSource, Platform};
+use crate::layer::Compression;
+use crate::registry::auth::Credential;
+use crate::registry::{login, pull, push, Client, Reference, RegistryConfig};
+use crate::store::{Digest, Store};
+use std::io::Read;
+
+pub fn registry_config(args: &RegistryArgs) -> RegistryConfig {
+    RegistryConfig {
+        insecure: args.insecure_registries.clone(),
+        ca_files: args.tls_ca.clone(),
+        credential: None,
+    }
+}
+
+/// Progress lines for transfers: one per blob, on standard error.
+pub fn report_line(line: &str) {
+    eprintln!("{line}");
+}
+
+fn parse_reference(text: &str) -> Result<Reference, Failure> {
+    Reference::parse(text).map_err(|e| Failure::usage(format!("error: {e}")))
+}
+
+pub fn pull_cmd(args: PullArgs) -> Result<i32, Failure> {
+    let reference = parse_reference(&args.reference)?;
+    let platform = match &args.platform {
+        Some(p) => Platform::parse(p).map_err(|e| Failure::usage(format!("error: {e}")))?,
+        None => Platform::host(),
+    };
+    let store = open_store(&args.store)?;
+    let _lock = store.lock_shared().map_err(fail)?;
+    let client = Client::new(registry_config(&args.registry));
+    let image = pull::pull(&client, &store, &reference, &platform, &report_line).map_err(fail)?;
+    if let Some(digest) = image.manifest {
+        println!("{digest}");
+    }
+    Ok(0)
+}
+
+/// Pushes `image` to `dest` with its layers compressed as asked (a layer
+/// already compressed that way is sent as it is); prints and returns the
+/// manifest digest.
+pub fn push_image(
+    client: &Client,
+    store: &Store,
+    image: &Image,
+    dest: &Reference,
+    compression: Compression,
+) -> Result<Digest, Failure> {
+    let prepared = prepare(store, image, compression).map_err(fail)?;
+    let digest =
+        push::push(client, store, &prepared.manifest.digest, dest, &report_line).map_err(fail)?;
+    println!("{dest}@{digest}");
+    Ok(digest)
+}
+
+pub fn push_cmd(args: PushArgs) -> Result<i32, Failure> {
+    let dest = parse_reference(args.destination.as_deref().unwrap_or(&args.image))?;
+    let store = open_store(&args.store)?;
+    let _lock = store.lock_shared().map_err(fail)?;
+    let client = Client::new(registry_config(&args.registry));
+    let image = load_image(
+        &store,
+        &ImageSource::Named(args.image.clone()),
+        &Platform::host(),
+    )
+    .map_err(fail)?;
+    let digest = push_image(&client, &store, &image, &dest, Compression::Gzip)?;
+    if let Some(path) = &args.digestfile {
+        std::fs::write(path, digest.to_string())
+            .map_err(|e| fail(format!("writing {}: {e}", path.display())))?;
+    }
+    Ok(0)
+}
+
+pub fn login_cmd(args: LoginArgs) -> Result<i32, Failure> {
+    let password = match (&args.password, args.password_stdin) {
+        (Some(_), true) => {
+            return Err(Failure::usage(
+                "error: --password and --password-stdin are mutually exclusive".into(),
+            ))
+        }
+        (Some(p), false) => p.clone(),
+        (None, true) => {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|e| fail(format!("reading the password from standard input: {e}")))?;
+            text.trim_end_matches(['\n', '\r']).to_string()
+        }
+        (None, false) => {
+            return Err(Failure::usage(
+                "error: give the password with --password-stdin (or -p)".into(),
+            ))
+        }
+    };
+    let registry = normalize_registry(&args.registry);
+    let credential = Credential::Basic {
+        username: args.username.clone(),
+        password: password.clone(),
+    };
+    login::verify(
+        &registry_config(&args.registry_args),
+        &registry,
+        &credential,
+    )
+    .map_err(fail)?;
+    let path = login::save(&registry, &args.username, &password).map_err(fail)?;
+    eprintln!("Login Succeeded (credentials in {})", path.display());
+    Ok(0)
+}
+
+pub fn logout_cmd(args: LogoutArgs) -> Result<i32, Failure> {
+    let registry = normalize_registry(&args.registry);
+    if login::remove(&registry).map_err(fail)? {
+        eprintln!("Removed login credentials for {registry}");
+    } else {
+        eprintln!("Not logged in to {registry}");
+    }
+    Ok(0)
+}
+
+/// `https://host/` and `index.docker.io` as the host names config.json uses.
+fn normalize_registry(text: &str) -> String {
+    let host = text
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap_or(text);
+    match host {
+        "index.docker.io" | "registry-1.docker.io" => "docker.io".into(),
+        other => other.to_string(),
+    }
+}

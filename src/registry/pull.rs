@@ -1,0 +1,290 @@
+//! Pull: resolve a reference to a manifest (through an index, for the
+//! platform asked for), then fetch the config and layers into the store.
+//! Every blob is hashed while it streams to a temp file and published only
+//! when it matches its digest; blobs the store has are never fetched again;
+//! layers download concurrently; a download cut short resumes with `Range`.
+
+use std::io::Read;
+use std::time::Instant;
+
+use oci_spec::image::{ImageIndex, ImageManifest};
+
+use super::client::{check, read_small, Body, Client, Request};
+use super::error::RegistryError;
+use super::reference::Reference;
+use crate::image::import::{DOCKER_LIST, OCI_INDEX};
+use crate::image::{choose_platform, load_image, Image, ImageSource, Platform};
+use crate::store::{Digest, Store, StoreError};
+
+/// Manifest media types rbuild reads, most preferred first.
+pub const MANIFEST_TYPES: [&str; 4] = [
+    OCI_INDEX,
+    DOCKER_LIST,
+    crate::image::import::OCI_MANIFEST,
+    DOCKER_MANIFEST,
+];
+pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+/// Layers downloading at once.
+const PARALLEL_BLOBS: usize = 4;
+/// Attempts at one blob download (each resuming where the last stopped).
+const BLOB_ATTEMPTS: u32 = 4;
+
+/// What a pull reports, one line per event, for the progress output.
+pub type Report<'a> = &'a (dyn Fn(&str) + Sync);
+
+/// A fetched manifest: its bytes, media type and digest.
+pub struct Fetched {
+    pub bytes: Vec<u8>,
+    pub media_type: String,
+    pub digest: Digest,
+}
+
+fn scope(reference: &Reference, actions: &str) -> String {
+    format!("repository:{}:{actions}", reference.repository)
+}
+
+/// GETs a manifest by tag or digest; a digest reference is verified.
+pub fn fetch_manifest(
+    client: &Client,
+    reference: &Reference,
+    name: &str,
+) -> Result<Fetched, RegistryError> {
+    let req = Request {
+        method: "GET",
+        registry: &reference.registry,
+        repository: &reference.repository,
+        path: format!("/v2/{}/manifests/{name}", reference.repository),
+        headers: vec![("Accept", MANIFEST_TYPES.join(", "))],
+        body: Body::Empty,
+        scopes: vec![scope(reference, "pull")],
+        what: format!("manifest {name}"),
+    };
+    let response = check(client.send(&req)?, &req, &[200])?;
+    let media_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    let bytes = read_small(response)?;
+    let digest = Digest::of(&bytes);
+    if name.starts_with("sha256:") && digest.to_string() != name {
+        return Err(RegistryError::DigestMismatch {
+            registry: reference.registry.clone(),
+            repository: reference.repository.clone(),
+            digest: name.to_string(),
+            actual: digest.to_string(),
+        });
+    }
+    // Registries may answer with a generic type; the document says its own.
+    let declared = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|v| v.get("mediaType")?.as_str().map(str::to_string));
+    let media_type = declared.unwrap_or(media_type);
+    Ok(Fetched {
+        bytes,
+        media_type,
+        digest,
+    })
+}
+
+/// Pulls `reference` for `platform` into the store, tags it under its full
+/// name, and returns the image.
+pub fn pull(
+    client: &Client,
+    store: &Store,
+    reference: &Reference,
+    platform: &Platform,
+    report: Report,
+) -> Result<Image, RegistryError> {
+    let mut fetched = fetch_manifest(client, reference, reference.manifest_ref())?;
+    if fetched.media_type == OCI_INDEX || fetched.media_type == DOCKER_LIST {
+        let index: ImageIndex = parse(&fetched.bytes, reference, "index")?;
+        let chosen = choose_platform(&index, platform, &reference.to_string())?;
+        store.put_blob(&fetched.bytes)?;
+        fetched = fetch_manifest(client, reference, chosen.digest().as_ref())?;
+    }
+    let manifest: ImageManifest = parse(&fetched.bytes, reference, "manifest")?;
+    let started = Instant::now();
+    let config = manifest.config();
+    fetch_blob(
+        client,
+        store,
+        reference,
+        &digest_of(config, reference)?,
+        config.size(),
+        report,
+    )?;
+    let layers: Vec<(Digest, u64)> = manifest
+        .layers()
+        .iter()
+        .map(|l| Ok((digest_of(l, reference)?, l.size())))
+        .collect::<Result<_, RegistryError>>()?;
+    fetch_concurrently(client, store, reference, &layers, report)?;
+    let manifest_digest = store.put_blob(&fetched.bytes)?;
+    let name = reference.to_string();
+    store.set_tag(&name, &manifest_digest)?;
+    report(&format!(
+        "pulled {name} ({manifest_digest}) in {:.1}s",
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(load_image(store, &ImageSource::Named(name), platform)?)
+}
+
+fn parse<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    reference: &Reference,
+    what: &str,
+) -> Result<T, RegistryError> {
+    serde_json::from_slice(bytes).map_err(|e| RegistryError::Malformed {
+        registry: reference.registry.clone(),
+        repository: reference.repository.clone(),
+        what: what.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+fn digest_of(
+    desc: &oci_spec::image::Descriptor,
+    reference: &Reference,
+) -> Result<Digest, RegistryError> {
+    desc.digest()
+        .to_string()
+        .parse()
+        .map_err(
+            |e: crate::store::DigestParseError| RegistryError::Malformed {
+                registry: reference.registry.clone(),
+                repository: reference.repository.clone(),
+                what: format!("descriptor {}", desc.digest()),
+                reason: e.to_string(),
+            },
+        )
+}
+
+/// Fetches `blobs` with up to [`PARALLEL_BLOBS`] downloads at once; the
+/// first error stops the rest from starting.
+fn fetch_concurrently(
+    client: &Client,
+    store: &Store,
+    reference: &Reference,
+    blobs: &[(Digest, u64)],
+    report: Report,
+) -> Result<(), RegistryError> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let failed = std::sync::Mutex::new(None);
+    std::thread::scope(|s| {
+        for _ in 0..PARALLEL_BLOBS.min(blobs.len()) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                if i >= blobs.len() || failed.lock().expect("failed").is_some() {
+                    return;
+                }
+                let (digest, size) = &blobs[i];
+                if let Err(e) = fetch_blob(client, store, reference, digest, *size, report) {
+                    failed.lock().expect("failed").get_or_insert(e);
+                }
+            });
+        }
+    });
+    match failed.into_inner().expect("failed") {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// One blob into the store, verified; skipped when present.
+pub fn fetch_blob(
+    client: &Client,
+    store: &Store,
+    reference: &Reference,
+    digest: &Digest,
+    size: u64,
+    report: Report,
+) -> Result<(), RegistryError> {
+    if store.has_blob(digest) {
+        report(&format!("{digest}: present"));
+        return Ok(());
+    }
+    let started = Instant::now();
+    let mut writer = store.blob_writer()?;
+    let mut attempt = 0;
+    loop {
+        let from = writer.size();
+        let mut headers = Vec::new();
+        if from > 0 {
+            headers.push(("Range", format!("bytes={from}-")));
+        }
+        let req = Request {
+            method: "GET",
+            registry: &reference.registry,
+            repository: &reference.repository,
+            path: format!("/v2/{}/blobs/{digest}", reference.repository),
+            headers,
+            body: Body::Empty,
+            scopes: vec![scope(reference, "pull")],
+            what: format!("blob {digest}"),
+        };
+        let response = check(client.send(&req)?, &req, &[200, 206])?;
+        if from > 0 && response.status().as_u16() == 200 {
+            // The registry ignored the range: start over.
+            writer = store.blob_writer()?;
+        }
+        // Never more than the descriptor's size: a registry cannot fill the
+        // disk, and a short or wrong blob fails its digest.
+        let limit = if size > 0 {
+            size - writer.size().min(size)
+        } else {
+            u64::MAX
+        };
+        let mut body = response.into_body().into_reader().take(limit);
+        match std::io::copy(&mut body, &mut writer) {
+            Ok(_) if writer.size() >= size || size == 0 => break,
+            Ok(_) | Err(_) if attempt + 1 < BLOB_ATTEMPTS => attempt += 1,
+            Ok(_) => {
+                return Err(interrupted(
+                    reference,
+                    digest,
+                    "the connection closed early",
+                ));
+            }
+            Err(e) => return Err(interrupted(reference, digest, &e.to_string())),
+        }
+    }
+    let written = writer.size();
+    super::push::remember_origin(store, reference, digest);
+    writer.commit_expect(digest).map_err(|e| match e {
+        StoreError::DigestMismatch { actual, .. } => RegistryError::DigestMismatch {
+            registry: reference.registry.clone(),
+            repository: reference.repository.clone(),
+            digest: digest.to_string(),
+            actual: actual.to_string(),
+        },
+        other => other.into(),
+    })?;
+    report(&format!(
+        "{digest}: pulled {written} bytes in {:.2}s",
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(())
+}
+
+fn interrupted(reference: &Reference, digest: &Digest, reason: &str) -> RegistryError {
+    RegistryError::Interrupted {
+        registry: reference.registry.clone(),
+        repository: reference.repository.clone(),
+        what: format!("download of blob {digest}"),
+        reason: reason.to_string(),
+    }
+}
+
+/// Drains and drops a response body so its connection can be reused.
+pub fn discard(response: ureq::http::Response<ureq::Body>) {
+    let _ = std::io::copy(
+        &mut response.into_body().into_reader().take(1 << 20),
+        &mut std::io::sink(),
+    );
+}

@@ -1,0 +1,260 @@
+//! Push: an image from the store to a repository. Blobs the registry has
+//! are skipped (HEAD); a blob known to be in another repository of the same
+//! registry is mounted from there (falling back to an upload when the
+//! registry answers 202); others are uploaded whole from the store's file
+//! (POST, then PUT with the digest), layers several at once; the manifest
+//! goes last, so a registry never holds a manifest whose blobs are missing.
+
+use std::time::Instant;
+
+use super::client::{check, Body, Client, Request};
+use super::error::RegistryError;
+use super::pull::discard;
+use super::reference::Reference;
+use crate::image::import::OCI_MANIFEST;
+use crate::store::{Digest, Store};
+
+/// Blobs uploading at once.
+const PARALLEL_BLOBS: usize = 4;
+/// Record namespace: which repository of a registry last held a blob.
+const ORIGINS: &str = "registry-origins";
+
+/// Where a blob went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlobOutcome {
+    Present,
+    Mounted,
+    Uploaded,
+}
+
+/// Notes that `reference`'s repository holds `digest`, for later mounts.
+pub fn remember_origin(store: &Store, reference: &Reference, digest: &Digest) {
+    let key = format!("{} {digest}", reference.registry);
+    // Only an optimisation: a failed write costs an upload later.
+    let _ = store.put_record(ORIGINS, &key, reference.repository.as_bytes());
+}
+
+fn origin(store: &Store, reference: &Reference, digest: &Digest) -> Option<String> {
+    let key = format!("{} {digest}", reference.registry);
+    let repo = String::from_utf8(store.record(ORIGINS, &key).ok()??).ok()?;
+    (repo != reference.repository).then_some(repo)
+}
+
+/// Pushes the manifest `manifest` (in the store) and everything it names to
+/// `dest`; returns the manifest digest the registry stored.
+pub fn push(
+    client: &Client,
+    store: &Store,
+    manifest: &Digest,
+    dest: &Reference,
+    report: super::pull::Report,
+) -> Result<Digest, RegistryError> {
+    let started = Instant::now();
+    let bytes = store.read_blob(manifest)?;
+    let json: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| RegistryError::Malformed {
+            registry: dest.registry.clone(),
+            repository: dest.repository.clone(),
+            what: format!("manifest {manifest} in the store"),
+            reason: e.to_string(),
+        })?;
+    let media_type = json
+        .get("mediaType")
+        .and_then(|m| m.as_str())
+        .unwrap_or(OCI_MANIFEST)
+        .to_string();
+    let mut blobs: Vec<Digest> = Vec::new();
+    for desc in json
+        .get("layers")
+        .and_then(|l| l.as_array())
+        .into_iter()
+        .flatten()
+    {
+        blobs.push(descriptor_digest(desc, dest)?);
+    }
+    if let Some(config) = json.get("config") {
+        blobs.push(descriptor_digest(config, dest)?);
+    }
+    push_concurrently(client, store, dest, &blobs, report)?;
+    let tag = dest.tag.clone().unwrap_or_else(|| manifest.to_string());
+    let req = Request {
+        method: "PUT",
+        registry: &dest.registry,
+        repository: &dest.repository,
+        path: format!("/v2/{}/manifests/{tag}", dest.repository),
+        headers: vec![("Content-Type", media_type)],
+        body: Body::Bytes(bytes),
+        scopes: vec![push_scope(dest)],
+        what: format!("manifest {tag}"),
+    };
+    let response = check(client.send(&req)?, &req, &[200, 201])?;
+    discard(response);
+    report(&format!(
+        "pushed {dest} ({manifest}) in {:.1}s",
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(*manifest)
+}
+
+fn descriptor_digest(desc: &serde_json::Value, dest: &Reference) -> Result<Digest, RegistryError> {
+    let text = desc.get("digest").and_then(|d| d.as_str()).unwrap_or("");
+    text.parse().map_err(
+        |e: crate::store::DigestParseError| RegistryError::Malformed {
+            registry: dest.registry.clone(),
+            repository: dest.repository.clone(),
+            what: format!("descriptor {text:?}"),
+            reason: e.to_string(),
+        },
+    )
+}
+
+fn push_scope(dest: &Reference) -> String {
+    format!("repository:{}:pull,push", dest.repository)
+}
+
+fn push_concurrently(
+    client: &Client,
+    store: &Store,
+    dest: &Reference,
+    blobs: &[Digest],
+    report: super::pull::Report,
+) -> Result<(), RegistryError> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let failed = std::sync::Mutex::new(None);
+    std::thread::scope(|s| {
+        for _ in 0..PARALLEL_BLOBS.min(blobs.len()) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                if i >= blobs.len() || failed.lock().expect("failed").is_some() {
+                    return;
+                }
+                if let Err(e) = push_blob(client, store, dest, &blobs[i], report) {
+                    failed.lock().expect("failed").get_or_insert(e);
+                }
+            });
+        }
+    });
+    match failed.into_inner().expect("failed") {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// One blob: skipped, mounted or uploaded.
+pub fn push_blob(
+    client: &Client,
+    store: &Store,
+    dest: &Reference,
+    digest: &Digest,
+    report: super::pull::Report,
+) -> Result<BlobOutcome, RegistryError> {
+    let started = Instant::now();
+    let size = store.blob_size(digest)?;
+    let outcome = if blob_exists(client, dest, digest)? {
+        BlobOutcome::Present
+    } else {
+        let from = origin(store, dest, digest);
+        match start_upload(client, dest, digest, from.as_deref())? {
+            None => BlobOutcome::Mounted,
+            Some(location) => {
+                upload(client, store, dest, digest, &location)?;
+                BlobOutcome::Uploaded
+            }
+        }
+    };
+    remember_origin(store, dest, digest);
+    let word = match outcome {
+        BlobOutcome::Present => "already present",
+        BlobOutcome::Mounted => "mounted",
+        BlobOutcome::Uploaded => "uploaded",
+    };
+    report(&format!(
+        "{digest}: {word} ({size} bytes, {:.2}s)",
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(outcome)
+}
+
+fn blob_exists(client: &Client, dest: &Reference, digest: &Digest) -> Result<bool, RegistryError> {
+    let req = Request {
+        method: "HEAD",
+        registry: &dest.registry,
+        repository: &dest.repository,
+        path: format!("/v2/{}/blobs/{digest}", dest.repository),
+        headers: Vec::new(),
+        body: Body::Empty,
+        scopes: vec![push_scope(dest)],
+        what: format!("blob {digest}"),
+    };
+    let response = client.send(&req)?;
+    let status = response.status().as_u16();
+    discard(response);
+    Ok(status == 200)
+}
+
+/// Starts an upload (asking for a cross-repository mount when `from` is
+/// known): `None` when the blob was mounted, else the upload location.
+fn start_upload(
+    client: &Client,
+    dest: &Reference,
+    digest: &Digest,
+    from: Option<&str>,
+) -> Result<Option<String>, RegistryError> {
+    let mut path = format!("/v2/{}/blobs/uploads/", dest.repository);
+    let mut scopes = vec![push_scope(dest)];
+    if let Some(from) = from {
+        path.push_str(&format!("?mount={digest}&from={from}"));
+        scopes.push(format!("repository:{from}:pull"));
+    }
+    let req = Request {
+        method: "POST",
+        registry: &dest.registry,
+        repository: &dest.repository,
+        path,
+        headers: vec![("Content-Length", "0".into())],
+        body: Body::Empty,
+        scopes,
+        what: format!("upload of blob {digest}"),
+    };
+    let response = check(client.send(&req)?, &req, &[201, 202])?;
+    let mounted = response.status().as_u16() == 201;
+    let location = response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    discard(response);
+    if mounted {
+        return Ok(None);
+    }
+    location.map(Some).ok_or_else(|| RegistryError::Malformed {
+        registry: dest.registry.clone(),
+        repository: dest.repository.clone(),
+        what: format!("upload of blob {digest}"),
+        reason: "the registry gave no upload location".into(),
+    })
+}
+
+/// Sends the whole blob to `location` and closes the upload with its digest.
+fn upload(
+    client: &Client,
+    store: &Store,
+    dest: &Reference,
+    digest: &Digest,
+    location: &str,
+) -> Result<(), RegistryError> {
+    let separator = if location.contains('?') { '&' } else { '?' };
+    let req = Request {
+        method: "PUT",
+        registry: &dest.registry,
+        repository: &dest.repository,
+        path: format!("{location}{separator}digest={digest}"),
+        headers: vec![("Content-Type", "application/octet-stream".into())],
+        body: Body::File(store.blob_path(digest)),
+        scopes: vec![push_scope(dest)],
+        what: format!("upload of blob {digest}"),
+    };
+    let response = check(client.send(&req)?, &req, &[201, 204])?;
+    discard(response);
+    Ok(())
+}
