@@ -8,14 +8,18 @@ cd "$(dirname "$0")/.."
 acceptance=../shared/acceptance/run
 
 # Tools the tests check images with (skopeo, umoci, podman, oci-image-tool,
-# busybox-static): installed by the acceptance suite's own --setup.
+# busybox-static): installed by the acceptance suite's own --setup; the
+# registry tests' docker-registry, htpasswd and openssl, and the docker
+# engine the differential suite compares with, installed here.
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     if [ -f "$acceptance" ]; then
         python3 "$acceptance" --setup
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq attr
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq attr \
+            docker-registry apache2-utils openssl docker.io
     else
         apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq skopeo umoci podman runc oci-image-tool busybox-static attr
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq skopeo umoci podman runc oci-image-tool busybox-static attr \
+            docker-registry apache2-utils openssl docker.io
     fi
 fi
 

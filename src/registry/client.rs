@@ -171,8 +171,11 @@ impl Client {
         let may_be_plain = is_loopback(host) || self.config.insecure.iter().any(|h| h == host);
         let https = format!("https://{host}");
         let base = if may_be_plain {
+            // Plain HTTP only when the host speaks no TLS at all: a
+            // certificate it presents must still be trusted.
             match agent.get(format!("{https}/v2/")).call() {
                 Ok(_) => https,
+                Err(ureq::Error::Rustls(rustls::Error::InvalidCertificate(_))) => https,
                 Err(_) => format!("http://{host}"),
             }
         } else {
