@@ -486,3 +486,46 @@ fn a_push_cut_off_half_way_fails_clearly_and_the_next_push_completes() {
         .expect("skopeo");
     assert!(status.success());
 }
+
+#[test]
+fn docker_hub_images_come_from_the_first_mirror_that_has_them() {
+    let Some(s) = ready() else { return };
+    let mirror = Registry::start(Mode::Open);
+    let in_mirror = format!("{}/library/busybox:latest", mirror.host());
+    let pushed = digest_in(&ok(&rbuild(
+        &[
+            "push",
+            "--root",
+            &s.store(),
+            "localhost/busybox:latest",
+            &in_mirror,
+        ],
+        &[],
+    )));
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
+    let dead_url = format!("http://{}", dead.local_addr().expect("addr"));
+    drop(dead);
+    let store = new_store(&s, "store-mirror");
+    let good_url = format!("http://{}", mirror.host());
+    let out = rbuild(
+        &[
+            "pull",
+            "--root",
+            &store,
+            "--registry-mirror",
+            &dead_url,
+            "--registry-mirror",
+            &good_url,
+            "busybox",
+        ],
+        &[],
+    );
+    assert_eq!(digest_in(&ok(&out)), pushed);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("trying the next source"), "{err}");
+    let inspect = ok(&rbuild(&["inspect", "--root", &store, "busybox"], &[]));
+    assert!(
+        inspect.contains("docker.io/library/busybox:latest"),
+        "{inspect}"
+    );
+}

@@ -75,6 +75,9 @@ pub struct RegistryArgs {
     /// Trust this CA certificate (PEM) for registries, besides the system's (repeatable)
     #[arg(long = "tls-ca")]
     pub tls_ca: Vec<PathBuf>,
+    /// Pull Docker Hub images through this mirror first, URL (repeatable; tried in order)
+    #[arg(long = "registry-mirror")]
+    pub registry_mirrors: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -199,7 +199,7 @@ pub fn run(
             SnapshotterArg::Overlay => Snapshotter::Overlay,
             SnapshotterArg::Native => Snapshotter::Native,
         },
-        registry: super::registry_cmds::registry_config(&args.registry),
+        registry: super::registry_cmds::registry_config(&args.registry)?,
         pull: args.pull,
     };
     let root = args.root.clone().unwrap_or_else(default_root);

@@ -11,12 +11,44 @@ use crate::registry::{login, pull, push, Client, Reference, RegistryConfig};
 use crate::store::{Digest, Store};
 use std::io::Read;
 
-pub fn registry_config(args: &RegistryArgs) -> RegistryConfig {
-    RegistryConfig {
+/// Registry settings from the command line and the settings file
+/// (`$RBUILD_CONFIG`, else `/etc/rbuild/config.json`), which takes docker's
+/// `daemon.json` keys `registry-mirrors` and `insecure-registries`.
+pub fn registry_config(args: &RegistryArgs) -> Result<RegistryConfig, Failure> {
+    let mut config = RegistryConfig {
         insecure: args.insecure_registries.clone(),
         ca_files: args.tls_ca.clone(),
-        credential: None,
+        ..RegistryConfig::default()
+    };
+    let path = std::env::var_os("RBUILD_CONFIG")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| "/etc/rbuild/config.json".into());
+    let file: serde_json::Value = match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map_err(|e| Failure::usage(format!("error: {}: {e}", path.display())))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => serde_json::Value::Null,
+        Err(e) => return Err(Failure::usage(format!("error: {}: {e}", path.display()))),
+    };
+    let list = |key: &str| -> Vec<String> {
+        file.get(key)
+            .and_then(|v| v.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    config.insecure.extend(list("insecure-registries"));
+    for mirror in args
+        .registry_mirrors
+        .iter()
+        .cloned()
+        .chain(list("registry-mirrors"))
+    {
+        config.add_mirror(&mirror);
     }
+    Ok(config)
 }
 
 /// Progress lines for transfers: one per blob, on standard error.
@@ -36,7 +68,7 @@ pub fn pull_cmd(args: PullArgs) -> Result<i32, Failure> {
     };
     let store = open_store(&args.store)?;
     let _lock = store.lock_shared().map_err(fail)?;
-    let client = Client::new(registry_config(&args.registry));
+    let client = Client::new(registry_config(&args.registry)?);
     let image = pull::pull(&client, &store, &reference, &platform, &report_line).map_err(fail)?;
     if let Some(digest) = image.manifest {
         println!("{digest}");
@@ -65,7 +97,7 @@ pub fn push_cmd(args: PushArgs) -> Result<i32, Failure> {
     let dest = parse_reference(args.destination.as_deref().unwrap_or(&args.image))?;
     let store = open_store(&args.store)?;
     let _lock = store.lock_shared().map_err(fail)?;
-    let client = Client::new(registry_config(&args.registry));
+    let client = Client::new(registry_config(&args.registry)?);
     let image = load_image(
         &store,
         &ImageSource::Named(args.image.clone()),
@@ -107,7 +139,7 @@ pub fn login_cmd(args: LoginArgs) -> Result<i32, Failure> {
         password: password.clone(),
     };
     login::verify(
-        &registry_config(&args.registry_args),
+        &registry_config(&args.registry_args)?,
         &registry,
         &credential,
     )

@@ -29,6 +29,25 @@ pub struct RegistryConfig {
     pub ca_files: Vec<PathBuf>,
     /// Where credentials come from; `None` reads docker's and podman's files.
     pub credential: Option<Credential>,
+    /// `--registry-mirror`: hosts tried, in order, before Docker Hub.
+    pub mirrors: Vec<String>,
+}
+
+impl RegistryConfig {
+    /// Adds `--registry-mirror URL`: an `http://` mirror may use plain HTTP.
+    pub fn add_mirror(&mut self, url: &str) {
+        let (plain, rest) = match url.strip_prefix("http://") {
+            Some(rest) => (true, rest),
+            None => (false, url.strip_prefix("https://").unwrap_or(url)),
+        };
+        let host = rest.trim_end_matches('/').to_string();
+        if plain && !self.insecure.contains(&host) {
+            self.insecure.push(host.clone());
+        }
+        if !self.mirrors.contains(&host) {
+            self.mirrors.push(host);
+        }
+    }
 }
 
 /// A request body that can be sent again after an authentication retry.
@@ -126,6 +145,10 @@ impl Client {
             basic_hosts: Mutex::new(Vec::new()),
             credentials: Mutex::new(HashMap::new()),
         }
+    }
+
+    pub fn mirrors(&self) -> &[String] {
+        &self.config.mirrors
     }
 
     fn agent_for(&self, host: &str) -> Result<Agent, RegistryError> {
@@ -387,9 +410,9 @@ fn is_retryable_status(status: u16) -> bool {
     status == 429 || (500..600).contains(&status) && status != 501
 }
 
-/// 200 ms doubling per attempt, with up to half again of jitter.
+/// 100 ms doubling per attempt, with up to half again of jitter.
 fn backoff(attempt: u32) -> Duration {
-    let base = 200u64 << attempt.min(6);
+    let base = 100u64 << attempt.min(6);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos() as u64);
@@ -480,7 +503,7 @@ mod tests {
     fn backoff_grows_with_jitter_bounded() {
         for attempt in 1..6 {
             let d = backoff(attempt).as_millis() as u64;
-            let base = 200u64 << attempt;
+            let base = 100u64 << attempt;
             assert!(d >= base && d <= base + base / 2, "{attempt}: {d}");
         }
     }

@@ -93,11 +93,36 @@ pub fn fetch_manifest(
 }
 
 /// Pulls `reference` for `platform` into the store, tags it under its full
-/// name, and returns the image.
+/// name, and returns the image. Docker Hub images come from the configured
+/// mirrors first, in order, and from Docker Hub when none has them.
 pub fn pull(
     client: &Client,
     store: &Store,
     reference: &Reference,
+    platform: &Platform,
+    report: Report,
+) -> Result<Image, RegistryError> {
+    if reference.registry == super::reference::DOCKER_HUB {
+        for mirror in client.mirrors() {
+            let source = Reference {
+                registry: mirror.clone(),
+                ..reference.clone()
+            };
+            match pull_from(client, store, &source, reference, platform, report) {
+                Ok(image) => return Ok(image),
+                Err(e) => report(&format!("mirror {mirror}: {e}; trying the next source")),
+            }
+        }
+    }
+    pull_from(client, store, reference, reference, platform, report)
+}
+
+/// Pulls from `reference` and tags the result as `name`.
+fn pull_from(
+    client: &Client,
+    store: &Store,
+    reference: &Reference,
+    name: &Reference,
     platform: &Platform,
     report: Report,
 ) -> Result<Image, RegistryError> {
@@ -126,7 +151,7 @@ pub fn pull(
         .collect::<Result<_, RegistryError>>()?;
     fetch_concurrently(client, store, reference, &layers, report)?;
     let manifest_digest = store.put_blob(&fetched.bytes)?;
-    let name = reference.to_string();
+    let name = name.to_string();
     store.set_tag(&name, &manifest_digest)?;
     report(&format!(
         "pulled {name} ({manifest_digest}) in {:.1}s",
