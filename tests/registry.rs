@@ -439,10 +439,10 @@ fn cutting_proxy(
 #[test]
 fn a_push_cut_off_half_way_fails_clearly_and_the_next_push_completes() {
     let Some(s) = ready() else { return };
-    // An image with a 24 MB layer of random bytes.
+    // An image with a 40 MB layer of random bytes: uploaded in two chunks.
     let rootfs = s.dir.path().join("big-rootfs");
     std::fs::create_dir_all(&rootfs).expect("rootfs");
-    let mut random = vec![0u8; 24 << 20];
+    let mut random = vec![0u8; 40 << 20];
     std::fs::File::open("/dev/urandom")
         .expect("urandom")
         .read_exact(&mut random)
@@ -472,12 +472,21 @@ fn a_push_cut_off_half_way_fails_clearly_and_the_next_push_completes() {
     let pid = Arc::new(AtomicU64::new(reg.pid().expect("pid") as u64));
     let (proxy, _armed) = cutting_proxy(reg.port, 8 << 20, pid.clone());
     let dest = format!("127.0.0.1:{proxy}/big/image:1");
-    let push = ["push", "--root", &s.store(), "localhost/big:1", &dest];
+    // Uncompressed: the test binary is a debug build, slow at gzip.
+    let push = [
+        "push",
+        "--root",
+        &s.store(),
+        "--compression",
+        "uncompressed",
+        "localhost/big:1",
+        &dest,
+    ];
     let err = failed(&rbuild(&push, &[]));
     assert!(err.contains(&format!("127.0.0.1:{proxy}")), "{err}");
     reg.restart();
     pid.store(reg.pid().expect("pid") as u64, Ordering::SeqCst);
-    ok(&rbuild(&push, &[]));
+    let pushed = digest_in(&ok(&rbuild(&push, &[])));
     let direct = format!("docker://{}/big/image:1", reg.host());
     let status = Command::new("skopeo")
         .args(["inspect", "--tls-verify=false", &direct])
@@ -485,6 +494,9 @@ fn a_push_cut_off_half_way_fails_clearly_and_the_next_push_completes() {
         .status()
         .expect("skopeo");
     assert!(status.success());
+    let store = new_store(&s, "store-big");
+    let pulled = digest_in(&ok(&rbuild(&["pull", "--root", &store, &dest], &[])));
+    assert_eq!(pushed, pulled);
 }
 
 #[test]

@@ -106,6 +106,9 @@ pub struct PushArgs {
     /// Write the pushed manifest digest to this file
     #[arg(long)]
     pub digestfile: Option<PathBuf>,
+    /// Layer compression in the registry (layers already stored that way are sent as they are)
+    #[arg(long, value_enum, default_value = "gzip")]
+    pub compression: CompressionArg,
 }
 
 #[derive(Debug, Args)]

@@ -1,6 +1,6 @@
 //! Registry commands: `pull`, `push`, `login`, `logout`.
 
-use super::args::{LoginArgs, LogoutArgs, PullArgs, PushArgs, RegistryArgs};
+use super::args::{CompressionArg, LoginArgs, LogoutArgs, PullArgs, PushArgs, RegistryArgs};
 use super::image_cmds::{fail, open_store};
 use super::Failure;
 use crate::export::prepare;
@@ -104,7 +104,12 @@ pub fn push_cmd(args: PushArgs) -> Result<i32, Failure> {
         &Platform::host(),
     )
     .map_err(fail)?;
-    let digest = push_image(&client, &store, &image, &dest, Compression::Gzip)?;
+    let compression = match args.compression {
+        CompressionArg::Gzip => Compression::Gzip,
+        CompressionArg::Zstd => Compression::Zstd,
+        CompressionArg::Uncompressed => Compression::None,
+    };
+    let digest = push_image(&client, &store, &image, &dest, compression)?;
     if let Some(path) = &args.digestfile {
         std::fs::write(path, digest.to_string())
             .map_err(|e| fail(format!("writing {}: {e}", path.display())))?;

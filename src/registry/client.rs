@@ -57,6 +57,12 @@ pub enum Body {
     Bytes(Vec<u8>),
     /// A whole file, sent with its length.
     File(PathBuf),
+    /// `len` bytes of a file from `offset` (a chunk of an upload).
+    FileRange {
+        path: PathBuf,
+        offset: u64,
+        len: u64,
+    },
 }
 
 /// One request to a repository of a registry.
@@ -400,6 +406,18 @@ impl Client {
                 endpoint
                     .agent
                     .run(builder.body(file).map_err(built)?)
+                    .map_err(connect)
+            }
+            Body::FileRange { path, offset, len } => {
+                use std::io::Seek;
+                let mut file = std::fs::File::open(path).map_err(io_at(path))?;
+                file.seek(std::io::SeekFrom::Start(*offset))
+                    .map_err(io_at(path))?;
+                let body = ureq::SendBody::from_owned_reader(file.take(*len));
+                let builder = builder.header("Content-Length", len.to_string());
+                endpoint
+                    .agent
+                    .run(builder.body(body).map_err(built)?)
                     .map_err(connect)
             }
         }

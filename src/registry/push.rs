@@ -16,6 +16,8 @@ use crate::store::{Digest, Store};
 
 /// Blobs uploading at once.
 const PARALLEL_BLOBS: usize = 4;
+/// Blobs larger than this are uploaded in chunks of this size.
+const CHUNK: u64 = 32 << 20;
 /// Record namespace: which repository of a registry last held a blob.
 const ORIGINS: &str = "registry-origins";
 
@@ -235,7 +237,9 @@ fn start_upload(
     })
 }
 
-/// Sends the whole blob to `location` and closes the upload with its digest.
+/// Sends the blob to `location` and closes the upload with its digest:
+/// whole in one PUT, or in PATCH chunks when it is large (a registry then
+/// never has to take one huge request).
 fn upload(
     client: &Client,
     store: &Store,
@@ -243,6 +247,16 @@ fn upload(
     digest: &Digest,
     location: &str,
 ) -> Result<(), RegistryError> {
+    let path = store.blob_path(digest);
+    let size = store.blob_size(digest)?;
+    let (location, body) = if size > CHUNK {
+        (
+            upload_chunks(client, dest, digest, location, &path, size)?,
+            Body::Empty,
+        )
+    } else {
+        (location.to_string(), Body::File(path))
+    };
     let separator = if location.contains('?') { '&' } else { '?' };
     let req = Request {
         method: "PUT",
@@ -250,11 +264,55 @@ fn upload(
         repository: &dest.repository,
         path: format!("{location}{separator}digest={digest}"),
         headers: vec![("Content-Type", "application/octet-stream".into())],
-        body: Body::File(store.blob_path(digest)),
+        body,
         scopes: vec![push_scope(dest)],
         what: format!("upload of blob {digest}"),
     };
     let response = check(client.send(&req)?, &req, &[201, 204])?;
     discard(response);
     Ok(())
+}
+
+/// PATCHes the blob in [`CHUNK`]-sized pieces; returns where to close it.
+fn upload_chunks(
+    client: &Client,
+    dest: &Reference,
+    digest: &Digest,
+    location: &str,
+    path: &std::path::Path,
+    size: u64,
+) -> Result<String, RegistryError> {
+    let mut location = location.to_string();
+    let mut offset = 0;
+    while offset < size {
+        let len = CHUNK.min(size - offset);
+        let req = Request {
+            method: "PATCH",
+            registry: &dest.registry,
+            repository: &dest.repository,
+            path: location.clone(),
+            headers: vec![
+                ("Content-Type", "application/octet-stream".into()),
+                ("Content-Range", format!("{offset}-{}", offset + len - 1)),
+            ],
+            body: Body::FileRange {
+                path: path.to_path_buf(),
+                offset,
+                len,
+            },
+            scopes: vec![push_scope(dest)],
+            what: format!("upload of blob {digest}"),
+        };
+        let response = check(client.send(&req)?, &req, &[202])?;
+        if let Some(next) = response
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+        {
+            location = next.to_string();
+        }
+        discard(response);
+        offset += len;
+    }
+    Ok(location)
 }
