@@ -541,3 +541,69 @@ fn docker_hub_images_come_from_the_first_mirror_that_has_them() {
         "{inspect}"
     );
 }
+
+#[test]
+fn credentials_come_from_credential_helpers_and_podmans_auth_file() {
+    let Some(s) = ready() else { return };
+    let reg = Registry::start(Mode::Basic("tester", "helper-pass"));
+    let dest = format!("{}/private/busybox:1", reg.host());
+    let push = [
+        "push",
+        "--root",
+        &s.store(),
+        "localhost/busybox:latest",
+        &dest,
+    ];
+
+    // credHelpers: docker-credential-rbuildtest on PATH answers `get`.
+    let bin = s.dir.path().join("helper-bin");
+    std::fs::create_dir_all(&bin).expect("bin");
+    let helper = bin.join("docker-credential-rbuildtest");
+    std::fs::write(
+        &helper,
+        "#!/bin/sh\n[ \"$1\" = get ] || exit 1\nread server\necho '{\"ServerURL\":\"'$server'\",\"Username\":\"tester\",\"Secret\":\"helper-pass\"}'\n",
+    )
+    .expect("helper");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let docker_config = s.dir.path().join("helper-config");
+    std::fs::create_dir_all(&docker_config).expect("config dir");
+    std::fs::write(
+        docker_config.join("config.json"),
+        format!(r#"{{"credHelpers": {{"{}": "rbuildtest"}}}}"#, reg.host()),
+    )
+    .expect("config.json");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new(RBUILD)
+        .args(push)
+        .env("DOCKER_CONFIG", &docker_config)
+        .env("PATH", path)
+        .output()
+        .expect("rbuild");
+    ok(&out);
+
+    // REGISTRY_AUTH_FILE (podman's auth.json), with no docker config.
+    let auth_file = s.dir.path().join("auth.json");
+    std::fs::write(
+        &auth_file,
+        format!(
+            r#"{{"auths": {{"{}": {{"auth": "dGVzdGVyOmhlbHBlci1wYXNz"}}}}}}"#,
+            reg.host()
+        ),
+    )
+    .expect("auth.json");
+    let empty = s.dir.path().join("no-docker-config");
+    std::fs::create_dir_all(&empty).expect("dir");
+    let out = rbuild(
+        &["pull", "--root", &new_store(&s, "store-authfile"), &dest],
+        &[
+            ("DOCKER_CONFIG", empty.as_path()),
+            ("REGISTRY_AUTH_FILE", auth_file.as_path()),
+        ],
+    );
+    ok(&out);
+}

@@ -226,9 +226,13 @@ fn cache(
     let name = match &seed {
         None => crate::store::names::encode(&id),
         Some(seed) => {
-            // The seed's place names its content: stage and image roots are
-            // snapshots named after their layers.
-            let identity = seed.to_string_lossy();
+            // The seed's place in the store names its content (stage and
+            // image roots are snapshots named after their layers); the
+            // store's own path stays out, so keys match across stores.
+            let identity = seed
+                .strip_prefix(b.store.root())
+                .unwrap_or(seed)
+                .to_string_lossy();
             prepared.cache_key.push_str(&format!("seed={identity};"));
             let digest = super::state::chain_key("cache-seed", &[&id, &identity]);
             crate::store::names::encode(&format!("{id}@{}", &digest[..16]))
