@@ -6,8 +6,8 @@
 use super::entry_plan::EntryPlan;
 use super::error::BuildError;
 use crate::layer::{
-    decompressor, detect_compression, entries_from_dir, unpack_layer, ScanOptions, UnpackOptions,
-    WhiteoutMode,
+    decompressor, detect_compression, entries_from_dir, unpack_layer, EntryKind, ScanOptions,
+    UnpackOptions, WhiteoutMode,
 };
 use crate::store::{Store, TempDir};
 use std::io::{BufRead, BufReader, Read};
@@ -98,8 +98,13 @@ pub fn add_extracted(
     // The destination directory itself comes from the image or is created
     // like any missing parent (see `EntryPlan::finish`).
     let target_rel = target.strip_prefix("/").unwrap_or(target);
+    plan.require_dir(target_rel.to_path_buf());
     for mut entry in entries_from_dir(dir, &ScanOptions::default())? {
         entry.path = target_rel.join(&entry.path);
+        // A hard link names its target inside the archive: rebase it too.
+        if let EntryKind::HardLink { target } = &mut entry.kind {
+            *target = target_rel.join(&*target);
+        }
         if let Some((uid, gid)) = owner {
             entry.uid = uid;
             entry.gid = gid;

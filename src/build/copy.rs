@@ -42,6 +42,22 @@ struct Attrs {
     owner: Option<(u32, u32)>,
     chmod: Option<ModeChange>,
     excludes: PatternMatcher,
+    /// Files from the client's side (the build context, a named context
+    /// directory) arrive owned by root, as BuildKit resets their owners on
+    /// transfer; a stage's or image's files keep theirs.
+    local: bool,
+}
+
+/// Whether COPY reads the client's files rather than a stage or an image.
+fn reads_local_files(b: &Build, copy: &Copy) -> bool {
+    match &copy.from {
+        None => true,
+        Some(CopyFrom::Stage(_)) => false,
+        Some(CopyFrom::Image(name)) => matches!(
+            b.opts.named_contexts.get(&name.to_ascii_lowercase()),
+            Some(NamedContext::Dir(_))
+        ),
+    }
 }
 
 pub fn run(
@@ -102,24 +118,22 @@ pub fn run(
         owner,
         chmod,
         excludes,
+        local: reads_local_files(b, copy),
     };
     let target = view.resolve(Path::new(&dest));
     let target_is_dir = dest_hint_dir || view.lookup(&target).is_some_and(|(_, m)| m.is_dir());
-    // Several source arguments need a directory; one wildcard with several
-    // matches does not: BuildKit copies each match onto the destination in
-    // turn (so a file destination ends up holding the last match).
-    if copy.sources.len() > 1 && !target_is_dir {
-        return Err(BuildError::Invalid(format!(
-            "When using {keyword} with more than one source file, the destination must be a directory and end with a /"
-        )));
-    }
+    // Several sources (arguments or wildcard matches) onto a destination
+    // that is not a directory are copied onto it in turn, as BuildKit does
+    // (the last file wins); only the old builder refused them.
     let mut plan = EntryPlan::new(state.time);
     let mut into_dir = target_is_dir;
-    for item in &items {
+    for (index, item) in items.iter().enumerate() {
         let place = Placement {
             target: &target,
             into_dir,
         };
+        // Hard links are kept within one source, never across sources.
+        plan.source = index;
         add_item(b, ctx, copy, item, &place, &attrs, &mut plan, &mut temps)?;
         // A directory's contents copied there make the destination a
         // directory that later matches go into.
@@ -396,6 +410,11 @@ fn add_item(
                 }
             }
             let entries = ctx.entries(&source.rel)?;
+            if source.is_dir && keep.is_none() {
+                // The destination directory exists afterwards even when the
+                // source directory is empty (or everything was excluded).
+                plan.require_dir(rel(target));
+            }
             for e in entries {
                 let within = e.rel.strip_prefix(&source.rel).unwrap_or(Path::new(""));
                 // `entries` lists what is below a source directory, never the
@@ -429,7 +448,11 @@ fn add_item(
                     },
                     CtxKind::Other => continue,
                 };
-                let (uid, gid) = owner(e.uid, e.gid);
+                let (uid, gid) = if attrs.local {
+                    owner(0, 0)
+                } else {
+                    owner(e.uid, e.gid)
+                };
                 let xattrs = layer_xattrs(&ctx.root().join(&e.rel))?;
                 let mode = match (&kind, &attrs.chmod) {
                     (EntryKind::Symlink { .. }, _) | (_, None) => e.mode & 0o7777,

@@ -4,15 +4,19 @@
 
 use super::rootfs::{existing_dir_entry, RootView};
 use crate::layer::{EntryKind, LayerEntry};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Entries by image path (relative, no leading `/`), later ones winning.
 pub(super) struct EntryPlan {
     entries: BTreeMap<PathBuf, LayerEntry>,
-    /// Files with more than one link, by (device, inode): copied hard links
-    /// stay hard links.
-    inodes: BTreeMap<PathBuf, (u64, u64)>,
+    /// Files with more than one link, by (source, device, inode): copied
+    /// hard links stay hard links within one source.
+    inodes: BTreeMap<PathBuf, (usize, u64, u64)>,
+    /// Directories that must exist even with nothing copied into them.
+    dirs: BTreeSet<PathBuf>,
+    /// Which source of the instruction entries come from now.
+    pub source: usize,
     /// Build time, for entries made here (created directories, heredocs).
     pub time: i64,
 }
@@ -22,6 +26,8 @@ impl EntryPlan {
         EntryPlan {
             entries: BTreeMap::new(),
             inodes: BTreeMap::new(),
+            dirs: BTreeSet::new(),
+            source: 0,
             time,
         }
     }
@@ -32,16 +38,24 @@ impl EntryPlan {
     }
 
     /// Adds a file that has other links (`inode` = device and inode number).
-    pub fn add_linked(&mut self, entry: LayerEntry, inode: (u64, u64)) {
+    pub fn add_linked(&mut self, entry: LayerEntry, (dev, ino): (u64, u64)) {
         let path = entry.path.clone();
         self.add(entry);
-        self.inodes.insert(path, inode);
+        self.inodes.insert(path, (self.source, dev, ino));
+    }
+
+    /// Makes sure `path` is a directory in the result: as it is in the image
+    /// when it exists there, else created like a missing parent.
+    pub fn require_dir(&mut self, path: PathBuf) {
+        if !path.as_os_str().is_empty() {
+            self.dirs.insert(path);
+        }
     }
 
     /// Every group of paths sharing an inode becomes one file (the first
     /// path in tar order) and hard links to it.
     fn link_hard_links(&mut self) {
-        let mut first: BTreeMap<(u64, u64), PathBuf> = BTreeMap::new();
+        let mut first: BTreeMap<(usize, u64, u64), PathBuf> = BTreeMap::new();
         for (path, inode) in &self.inodes {
             let Some(target) = first.get(inode) else {
                 first.insert(*inode, path.clone());
@@ -59,27 +73,34 @@ impl EntryPlan {
     /// image, missing ones as 0755 owned by `--chown` or root.
     pub fn finish(mut self, view: &RootView, owner: Option<(u32, u32)>) -> Vec<LayerEntry> {
         self.link_hard_links();
-        let paths: Vec<PathBuf> = self.entries.keys().cloned().collect();
-        for path in paths {
-            for parent in path.ancestors().skip(1) {
-                if parent.as_os_str().is_empty() || self.entries.contains_key(parent) {
-                    continue;
-                }
-                let abs = Path::new("/").join(parent);
-                let entry = existing_dir_entry(view, &abs).unwrap_or_else(|| {
-                    let (uid, gid) = owner.unwrap_or((0, 0));
-                    LayerEntry {
-                        path: parent.to_path_buf(),
-                        kind: EntryKind::Dir,
-                        mode: 0o755,
-                        uid,
-                        gid,
-                        mtime: self.time,
-                        xattrs: Vec::new(),
-                    }
-                });
-                self.entries.insert(parent.to_path_buf(), entry);
+        // Every parent of an entry, and every required directory with its
+        // parents, must be a directory entry of the layer.
+        let mut needed: BTreeSet<PathBuf> = self
+            .entries
+            .keys()
+            .flat_map(|p| p.ancestors().skip(1).map(Path::to_path_buf))
+            .collect();
+        for dir in &self.dirs {
+            needed.extend(dir.ancestors().map(Path::to_path_buf));
+        }
+        for dir in needed {
+            if dir.as_os_str().is_empty() || self.entries.contains_key(&dir) {
+                continue;
             }
+            let abs = Path::new("/").join(&dir);
+            let entry = existing_dir_entry(view, &abs).unwrap_or_else(|| {
+                let (uid, gid) = owner.unwrap_or((0, 0));
+                LayerEntry {
+                    path: dir.clone(),
+                    kind: EntryKind::Dir,
+                    mode: 0o755,
+                    uid,
+                    gid,
+                    mtime: self.time,
+                    xattrs: Vec::new(),
+                }
+            });
+            self.entries.insert(dir, entry);
         }
         self.entries.into_values().collect()
     }

@@ -17,6 +17,7 @@ pub fn env(state: &mut StageState, pairs: &[KeyValue]) -> Result<(), BuildError>
     let mut message = String::from("ENV");
     for (k, v) in &expanded {
         state.image.config.set_env(k, v);
+        state.scope.env_set(k);
         message.push_str(&format!(" {k}={v}"));
     }
     state.history(message, true);
@@ -223,8 +224,8 @@ pub fn healthcheck(state: &mut StageState, check: &Healthcheck) {
     state.image.config.config.healthcheck = Some(config);
 }
 
+/// Only the config changes: BuildKit writes no history entry for ONBUILD.
 pub fn onbuild(state: &mut StageState, trigger: &str) {
-    state.history(format!("ONBUILD {trigger}"), true);
     state
         .image
         .config

@@ -225,10 +225,16 @@ impl Build<'_> {
         };
         let label = format!("{} FROM {shown}", self.stage_label(stage, 1));
         let handle = self.progress.start(&label);
-        let (image, key) = match base {
+        let (mut image, key, scope) = match base {
+            // A stage built on another inherits its ARG values too, as
+            // BuildKit's child state inherits the parent's environment.
             Base::Stage(j) => {
                 let parent = self.stages[*j].as_ref().expect("dependencies run first");
-                (parent.image.clone(), parent.key.clone())
+                (
+                    parent.image.clone(),
+                    parent.key.clone(),
+                    parent.scope.clone(),
+                )
             }
             Base::Image(source) => {
                 let platform = self.stage_platform(stage)?;
@@ -253,13 +259,23 @@ impl Build<'_> {
                         &sde,
                     ],
                 );
-                (with_layer_history(image, self.time), key)
+                (with_layer_history(image, self.time), key, Scope::default())
             }
         };
+        // BuildKit makes sure every stage's config has a PATH.
+        if image.config.env_value("PATH").is_none() {
+            let path = format!("PATH={}", crate::image::config::DEFAULT_PATH);
+            image
+                .config
+                .config
+                .env
+                .get_or_insert_with(Vec::new)
+                .push(path);
+        }
         self.progress.cached(handle);
         let mut state = StageState {
             image,
-            scope: Scope::default(),
+            scope,
             key,
             cmd_set: false,
             time: self.time,

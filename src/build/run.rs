@@ -76,6 +76,10 @@ fn environment(b: &Build, state: &StageState, home: &str) -> (Vec<String>, Vec<S
     let has = |env: &[String], k: &str| env.iter().any(|kv| kv.split('=').next() == Some(k));
     let mut args = Vec::new();
     for (k, v) in state.scope.env(None).0 {
+        if state.scope.overriding(&k).is_some() {
+            // An ARG set after the ENV of the same name wins over it.
+            env.retain(|kv| kv.split('=').next() != Some(k.as_str()));
+        }
         if !has(&env, &k) {
             args.push(format!("{k}={v}"));
         }

@@ -1,14 +1,16 @@
 //! ARG scoping and `$VAR` expansion, as BuildKit does them: meta ARGs (before
 //! the first FROM) are visible in FROM lines; inside a stage an ARG must be
 //! declared to be seen, and takes the `--build-arg` value, else its default,
-//! else the meta ARG's value, else the predefined platform value. ENV always
-//! wins over an ARG of the same name.
+//! else the meta ARG's value, else the predefined platform value. BuildKit
+//! keeps one environment where the last writer wins: an ENV hides an earlier
+//! ARG of the same name, and an ARG given a value later hides the ENV (in
+//! the steps' environment and expansion; the image's Env keeps the ENV).
 
 use super::error::BuildError;
 use crate::image::{ImageConfig, Platform};
 use crate::ir::ArgDecl;
 use crate::shell::{EnvList, Lexer};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// ARGs every build predefines (usable in FROM; in a stage once declared).
 pub fn platform_args(target: &Platform, build: &Platform) -> BTreeMap<String, String> {
@@ -30,6 +32,8 @@ pub fn platform_args(target: &Platform, build: &Platform) -> BTreeMap<String, St
 pub struct Scope {
     /// Declared ARGs with a value, in declaration order.
     args: Vec<(String, String)>,
+    /// ARGs set since the last ENV of the same name: they win over it.
+    after_env: BTreeSet<String>,
 }
 
 impl Scope {
@@ -46,6 +50,7 @@ impl Scope {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
+            after_env: BTreeSet::new(),
         };
         for decl in decls {
             let value = match (build_args.get(&decl.name), &decl.default) {
@@ -62,9 +67,24 @@ impl Scope {
     /// Sets (or with `None`, removes) an ARG value.
     pub fn set(&mut self, name: &str, value: Option<String>) {
         self.args.retain(|(k, _)| k != name);
+        self.after_env.remove(name);
         if let Some(v) = value {
             self.args.push((name.to_string(), v));
+            self.after_env.insert(name.to_string());
         }
+    }
+
+    /// An ENV set `name`: it now wins over the ARG.
+    pub fn env_set(&mut self, name: &str) {
+        self.after_env.remove(name);
+    }
+
+    /// The ARG value that wins over the image's ENV of the same name.
+    pub fn overriding(&self, name: &str) -> Option<&str> {
+        self.after_env
+            .contains(name)
+            .then(|| self.get(name))
+            .flatten()
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
@@ -81,7 +101,9 @@ impl Scope {
         if let Some(config) = config {
             for kv in config.env() {
                 let (k, v) = kv.split_once('=').unwrap_or((kv.as_str(), ""));
-                env.push(k, v);
+                if self.overriding(k).is_none() {
+                    env.push(k, v);
+                }
             }
         }
         env
@@ -152,12 +174,16 @@ mod tests {
     }
 
     #[test]
-    fn env_wins_over_args() {
+    fn the_last_of_env_and_arg_wins() {
         let mut scope = Scope::default();
         scope.set("X", Some("arg".into()));
         let mut config = ImageConfig::default();
         config.set_env("X", "env");
+        assert_eq!(scope.expand("$X", Some(&config), '\\').unwrap(), "arg");
+        scope.env_set("X");
         assert_eq!(scope.expand("$X", Some(&config), '\\').unwrap(), "env");
         assert_eq!(scope.expand("$X", None, '\\').unwrap(), "arg");
+        scope.set("X", Some("again".into()));
+        assert_eq!(scope.expand("$X", Some(&config), '\\').unwrap(), "again");
     }
 }

@@ -93,8 +93,7 @@ fn dependencies(plan: &BuildPlan, bases: &[Base], index: usize) -> Vec<usize> {
             }
             Command::Run(run) => {
                 for m in &run.mounts {
-                    let from = m.resolved.as_ref().and_then(|r| r.from.clone());
-                    if let Some(j) = from.and_then(|f| plan.stage_index(&f)) {
+                    if let Some(j) = m.from_stage().and_then(|f| plan.stage_index(f)) {
                         if j < index {
                             deps.push(j);
                         }

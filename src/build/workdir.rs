@@ -1,5 +1,6 @@
 //! WORKDIR: sets the working directory and creates it when missing (a layer
-//! holding the new directories, owned by the stage's USER as BuildKit does).
+//! holding the new directories, owned by the stage's USER as BuildKit does;
+//! empty when nothing was missing, as BuildKit's is).
 
 use super::error::BuildError;
 use super::layers;
@@ -45,7 +46,8 @@ pub fn run(
         return Ok(());
     }
     let user = state.image.config.config.user.clone();
-    state.key = chain_key(&state.key, &["WORKDIR", &dir, &user]);
+    // "layer": records made before empty WORKDIR layers existed differ.
+    state.key = chain_key(&state.key, &["WORKDIR", "layer", &dir, &user]);
     if !b.opts.no_cache {
         if let Some(record) = layers::lookup(b.store, &state.key) {
             let layer = layers::cached_layer(&record);
@@ -61,15 +63,13 @@ pub fn run(
     } else {
         resolve_owner(Some(&view), &user)?
     };
+    // BuildKit gives every WORKDIR but `/` a layer, empty when the
+    // directory exists already.
     let entries = missing_dirs(&view, Path::new(&dir), uid, gid, state.time);
-    let layer = if entries.is_empty() {
-        None
-    } else {
-        Some(layers::commit(b.store, &entries, b.source_date_epoch)?)
-    };
-    layers::remember(b.store, &state.key, layer.as_ref())?;
-    state.history(format!("WORKDIR {dir}"), layer.is_none());
-    state.image.layers.extend(layer);
+    let layer = layers::commit(b.store, &entries, b.source_date_epoch)?;
+    layers::remember(b.store, &state.key, Some(&layer))?;
+    state.history(format!("WORKDIR {dir}"), false);
+    state.image.layers.push(layer);
     b.progress.done(handle);
     Ok(())
 }

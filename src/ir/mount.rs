@@ -257,6 +257,16 @@ impl MountSpec {
     }
 
     /// Types the mount, expanding each value with `expand` (not `from`).
+    /// `from=` as written: it never holds a variable (parse refuses one),
+    /// so the stages a step needs are known before anything is expanded.
+    pub fn from_stage(&self) -> Option<&str> {
+        self.fields
+            .iter()
+            .rev()
+            .find(|(k, _)| *k == "from")
+            .and_then(|(_, v)| v.as_deref())
+    }
+
     pub fn resolve(
         &self,
         expand: impl Fn(&str) -> Result<String, MountError>,

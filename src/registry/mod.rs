@@ -17,11 +17,13 @@
 //! - [`auth`]: credentials and `WWW-Authenticate` challenges;
 //! - [`client`]: TLS, scheme, tokens, retries;
 //! - [`pull`] and [`push`]: the image transfers;
-//! - [`login`]: `rbuild login`/`logout`.
+//! - [`login`]: `rbuild login`/`logout`;
+//! - [`cache`]: the remote build cache (its format is documented there).
 //!
 //! Nothing here calls into `build`; `build` and the CLI call in.
 
 pub mod auth;
+pub mod cache;
 pub mod client;
 mod error;
 pub mod login;
