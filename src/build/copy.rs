@@ -249,7 +249,12 @@ fn collect_items(
                     )));
                 }
                 let pivot = parents_pivot(&expanded);
-                for source in ctx.resolve_source(&expanded)? {
+                let sources = if copy.parents && expanded.contains("**") {
+                    doublestar_sources(ctx, &expanded)?
+                } else {
+                    ctx.resolve_source(&expanded)?
+                };
+                for source in sources {
                     let keep = copy.parents.then(|| {
                         source
                             .given
@@ -282,6 +287,26 @@ fn collect_items(
         }
     }
     Ok(items)
+}
+
+/// `COPY --parents` with `**`: every context path the pattern matches (as
+/// `.dockerignore` patterns match, `**` spanning directories), as BuildKit
+/// selects them with include patterns.
+fn doublestar_sources(ctx: &Context, pattern: &str) -> Result<Vec<ResolvedSource>, BuildError> {
+    let cleaned = pattern.replace("/./", "/");
+    let cleaned = cleaned.trim_start_matches("./").trim_start_matches('/');
+    let matcher = PatternMatcher::new(&[cleaned])
+        .map_err(|e| BuildError::Invalid(format!("invalid source pattern {pattern:?}: {e}")))?;
+    Ok(ctx
+        .entries(Path::new(""))?
+        .into_iter()
+        .filter(|e| matcher.matches(&e.rel.to_string_lossy()))
+        .map(|e| ResolvedSource {
+            is_dir: matches!(e.kind, CtxKind::Dir),
+            given: e.rel.clone(),
+            rel: e.rel,
+        })
+        .collect())
 }
 
 /// `COPY --parents`: the part of a source before `/./` is dropped from the

@@ -66,15 +66,18 @@ fn stat_cache_path(store: &Store) -> std::path::PathBuf {
 
 /// Runs the build and returns the target stage's image (not yet exported).
 pub fn build(store: &Store, plan: &BuildPlan, opts: &BuildOptions) -> Result<Image, BuildError> {
-    let predefined = platform_args(&opts.platform, &Platform::host());
-    let meta = Scope::meta(&plan.meta_args, &opts.build_args, &predefined, plan.escape)?;
-    let bases = resolve_bases(plan, &meta, &opts.named_contexts)?;
     let target = match &opts.target {
         Some(name) => plan
             .stage_index(name)
             .ok_or_else(|| BuildError::TargetNotFound(name.clone()))?,
         None => plan.stages.len() - 1,
     };
+    let mut predefined = platform_args(&opts.platform, &Platform::host());
+    // The stage being built, by name ("default" when it has none).
+    let target_name = plan.stages[target].name.as_deref().unwrap_or("default");
+    predefined.insert("TARGETSTAGE".into(), target_name.to_string());
+    let meta = Scope::meta(&plan.meta_args, &opts.build_args, &predefined, plan.escape)?;
+    let bases = resolve_bases(plan, &meta, &opts.named_contexts)?;
     let needed = needed_stages(plan, &bases, target);
     let context = Context::open(&opts.context_dir, opts.dockerfile_path.as_deref())?;
     let source_date_epoch = match opts.source_date_epoch {
