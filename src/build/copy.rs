@@ -102,7 +102,7 @@ pub fn run(
         ],
     );
     if !b.opts.no_cache {
-        if let Some(record) = layers::lookup(b.store, &state.key) {
+        if let Some(record) = b.cached(&state.key) {
             state.image.layers.extend(layers::cached_layer(&record));
             state.history(created_by, record.layer.is_none());
             b.progress.cached(handle);
@@ -144,7 +144,7 @@ pub fn run(
     // Files edited while the layer was written would put their new content
     // under the key of the old: such a result is used but not cached.
     if content_digest(b, ctx, &items)? == content {
-        layers::remember(b.store, &state.key, Some(&layer))?;
+        b.remember(&state.key, Some(&layer))?;
     }
     drop(temps);
     state.history(created_by, false);

@@ -66,12 +66,16 @@ pub fn cached_layer(record: &CacheRecord) -> Option<LayerRef> {
     record.layer.as_ref().and_then(CachedLayer::to_ref)
 }
 
-pub fn remember(store: &Store, key: &str, layer: Option<&LayerRef>) -> Result<(), BuildError> {
+/// The record of a step that made `layer` (or none), as stored.
+pub fn record_json(layer: Option<&LayerRef>) -> Result<Vec<u8>, BuildError> {
     let record = CacheRecord {
         layer: layer.map(CachedLayer::from_ref),
     };
-    let bytes = serde_json::to_vec(&record).map_err(|e| BuildError::Invalid(e.to_string()))?;
-    store.put_record(CACHE_NAMESPACE, key, &bytes)?;
+    serde_json::to_vec(&record).map_err(|e| BuildError::Invalid(e.to_string()))
+}
+
+pub fn remember(store: &Store, key: &str, layer: Option<&LayerRef>) -> Result<(), BuildError> {
+    store.put_record(CACHE_NAMESPACE, key, &record_json(layer)?)?;
     Ok(())
 }
 

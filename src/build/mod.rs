@@ -3,6 +3,7 @@
 //! records live in the store.
 
 mod archive;
+pub mod cache_spec;
 mod chmod;
 mod copy;
 mod diff;
@@ -14,6 +15,7 @@ mod layers;
 mod metadata;
 mod options;
 mod progress;
+mod remote_cache;
 mod rootfs;
 mod run;
 mod run_mounts;
@@ -58,6 +60,10 @@ pub(crate) struct Build<'a> {
     pub registry: crate::registry::Client,
     /// Images resolved in a registry by this build, by name and platform.
     pub pulled: std::cell::RefCell<std::collections::HashMap<String, Image>>,
+    /// `--cache-from` sources and the steps' results for `--cache-to`.
+    pub remote: remote_cache::RemoteCache,
+    /// The stage running now (results are noted with it).
+    pub current_stage: std::cell::Cell<usize>,
 }
 
 fn stat_cache_path(store: &Store) -> std::path::PathBuf {
@@ -104,8 +110,11 @@ pub fn build(store: &Store, plan: &BuildPlan, opts: &BuildOptions) -> Result<Ima
         stat_cache: std::cell::RefCell::new(StatCache::load(&stat_cache_path(store))),
         registry: crate::registry::Client::new(opts.registry.clone()),
         pulled: Default::default(),
+        remote: remote_cache::RemoteCache::new(&opts.cache_from),
+        current_stage: Default::default(),
     };
     for index in (0..=target).filter(|&i| needed[i]) {
+        b.current_stage.set(index);
         let state = b.run_stage(index, &bases[index])?;
         b.stages[index] = Some(state);
     }
@@ -122,6 +131,9 @@ pub fn build(store: &Store, plan: &BuildPlan, opts: &BuildOptions) -> Result<Ima
             .labels
             .get_or_insert_with(Default::default);
         labels.extend(opts.labels.clone());
+    }
+    if !opts.cache_to.is_empty() {
+        remote_cache::export(&b, &opts.cache_to, &bases, target, &mut image)?;
     }
     image.config.created = Some(time::rfc3339(b.time));
     if b.source_date_epoch.is_none() {

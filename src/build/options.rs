@@ -42,6 +42,10 @@ pub struct BuildOptions {
     pub registry: crate::registry::RegistryConfig,
     /// `--pull`: resolve every named image in its registry again.
     pub pull: bool,
+    /// `--cache-from`: where steps missing from the store are looked up.
+    pub cache_from: Vec<super::cache_spec::CacheImport>,
+    /// `--cache-to`: where the steps' results go after the build.
+    pub cache_to: Vec<super::cache_spec::CacheExport>,
 }
 
 /// How RUN captures a step's changes.

@@ -158,7 +158,7 @@ pub fn run(
     );
     let history = created_by(&argv, &args);
     if !b.opts.no_cache {
-        if let Some(record) = layers::lookup(b.store, &state.key) {
+        if let Some(record) = b.cached(&state.key) {
             state.image.layers.extend(layers::cached_layer(&record));
             state.history(history, record.layer.is_none());
             b.progress.cached(handle);
@@ -211,7 +211,7 @@ pub fn run(
     if stubs.is_empty() && root.base.is_none() {
         let _ = b.store.commit_snapshot(&root.changed, &layer.diff_id.hex());
     }
-    layers::remember(b.store, &state.key, Some(&layer))?;
+    b.remember(&state.key, Some(&layer))?;
     state.history(history, false);
     state.image.layers.push(layer);
     b.progress.done(handle);

@@ -49,7 +49,7 @@ pub fn run(
     // "layer": records made before empty WORKDIR layers existed differ.
     state.key = chain_key(&state.key, &["WORKDIR", "layer", &dir, &user]);
     if !b.opts.no_cache {
-        if let Some(record) = layers::lookup(b.store, &state.key) {
+        if let Some(record) = b.cached(&state.key) {
             let layer = layers::cached_layer(&record);
             state.history(format!("WORKDIR {dir}"), layer.is_none());
             state.image.layers.extend(layer);
@@ -67,7 +67,7 @@ pub fn run(
     // directory exists already.
     let entries = missing_dirs(&view, Path::new(&dir), uid, gid, state.time);
     let layer = layers::commit(b.store, &entries, b.source_date_epoch)?;
-    layers::remember(b.store, &state.key, Some(&layer))?;
+    b.remember(&state.key, Some(&layer))?;
     state.history(format!("WORKDIR {dir}"), false);
     state.image.layers.push(layer);
     b.progress.done(handle);

@@ -52,11 +52,32 @@ pub enum Command {
     Login(LoginArgs),
     /// Remove a registry's credentials from docker's config.json
     Logout(LogoutArgs),
+    /// Manage a remote build cache
+    #[command(subcommand)]
+    Cache(CacheCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Delete registry cache entries written longer ago than --older-than
+    Prune(CachePruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CachePruneArgs {
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// The cache, as given to --cache-to type=registry,ref=REF
+    #[arg(long = "ref")]
+    pub reference: String,
+    /// Age of the entries to delete: a number with s, m, h or d (7d, 12h)
+    #[arg(long = "older-than")]
+    pub older_than: String,
 }
 
 pub const SUBCOMMANDS: &[&str] = &[
     "build", "parse", "lint", "images", "inspect", "save", "load", "import", "tag", "rmi", "prune",
-    "du", "check", "pull", "push", "login", "logout", "help",
+    "du", "check", "pull", "push", "login", "logout", "cache", "help",
 ];
 
 #[derive(Debug, Args)]
@@ -304,6 +325,12 @@ pub struct BuildArgs {
     /// Push the image to the registry under each -t name
     #[arg(long)]
     pub push: bool,
+    /// Read cached steps from type=registry,ref=REF or type=local,src=DIR (repeatable)
+    #[arg(long = "cache-from")]
+    pub cache_from: Vec<String>,
+    /// Write the steps to type=registry,ref=REF|type=local,dest=DIR[,mode=min|max] or type=inline (repeatable)
+    #[arg(long = "cache-to")]
+    pub cache_to: Vec<String>,
     #[command(flatten)]
     pub registry: RegistryArgs,
     /// Build context directory

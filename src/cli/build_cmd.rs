@@ -4,6 +4,7 @@ use super::args::{BuildArgs, CompressionArg, Progress, SnapshotterArg};
 use super::diagnostics::parse_and_lower;
 use super::input::find_dockerfile;
 use super::Failure;
+use crate::build::cache_spec::{CacheExport, CacheImport};
 use crate::build::{
     self, BuildOptions, NamedContext, NetworkDefault, ProgressMode, SecretSource, Snapshotter,
 };
@@ -201,6 +202,16 @@ pub fn run(
         },
         registry: super::registry_cmds::registry_config(&args.registry)?,
         pull: args.pull,
+        cache_from: args
+            .cache_from
+            .iter()
+            .map(|c| CacheImport::parse(c).map_err(|e| Failure::usage(format!("error: {e}"))))
+            .collect::<Result<_, _>>()?,
+        cache_to: args
+            .cache_to
+            .iter()
+            .map(|c| CacheExport::parse(c).map_err(|e| Failure::usage(format!("error: {e}"))))
+            .collect::<Result<_, _>>()?,
     };
     let root = args.root.clone().unwrap_or_else(default_root);
     let store = Store::open(&root).map_err(|e| Failure::build(render_error(&e)))?;

@@ -62,6 +62,7 @@ pub fn run() -> i32 {
         args::Command::Push(a) => registry_cmds::push_cmd(a),
         args::Command::Login(a) => registry_cmds::login_cmd(a),
         args::Command::Logout(a) => registry_cmds::logout_cmd(a),
+        args::Command::Cache(args::CacheCommand::Prune(a)) => registry_cmds::cache_prune_cmd(a),
     };
     match result {
         Ok(code) => code,

@@ -1,6 +1,8 @@
 //! Registry commands: `pull`, `push`, `login`, `logout`.
 
-use super::args::{CompressionArg, LoginArgs, LogoutArgs, PullArgs, PushArgs, RegistryArgs};
+use super::args::{
+    CachePruneArgs, CompressionArg, LoginArgs, LogoutArgs, PullArgs, PushArgs, RegistryArgs,
+};
 use super::image_cmds::{fail, open_store};
 use super::Failure;
 use crate::export::prepare;
@@ -176,4 +178,37 @@ fn normalize_registry(text: &str) -> String {
         "index.docker.io" | "registry-1.docker.io" => "docker.io".into(),
         other => other.to_string(),
     }
+}
+
+/// `7d`, `12h`, `30m`, `45s` in seconds.
+fn parse_age(text: &str) -> Result<i64, Failure> {
+    let bad = || {
+        Failure::usage(format!(
+            "error: --older-than {text:?}: use a number with s, m, h or d"
+        ))
+    };
+    let (number, unit) = text.split_at(text.len().saturating_sub(1));
+    let n: i64 = number.parse().map_err(|_| bad())?;
+    let scale = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(scale).filter(|s| *s >= 0).ok_or_else(bad)
+}
+
+pub fn cache_prune_cmd(args: CachePruneArgs) -> Result<i32, Failure> {
+    let reference = parse_reference(&args.reference)?;
+    let age = parse_age(&args.older_than)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let cutoff = crate::build::time::rfc3339(now - age);
+    let client = Client::new(registry_config(&args.registry)?);
+    let removed =
+        crate::registry::cache::prune(&client, &reference, &cutoff, &report_line).map_err(fail)?;
+    eprintln!("{removed} cache entries deleted from {reference}");
+    Ok(0)
 }
