@@ -135,6 +135,7 @@ fn builds_from_a_registry_image_with_an_empty_store_and_pushes_the_result() {
     .expect("Dockerfile");
     let empty = new_store(&s, "store-build");
     let app = format!("{}/app/built:2", reg.host());
+    let metadata = s.dir.path().join("metadata.json");
     let out = ok(&rbuild(
         &[
             "build",
@@ -143,11 +144,17 @@ fn builds_from_a_registry_image_with_an_empty_store_and_pushes_the_result() {
             "-t",
             &app,
             "--push",
+            "--metadata-file",
+            metadata.to_str().expect("utf-8"),
             ctx.to_str().expect("utf-8"),
         ],
         &[],
     ));
     assert!(out.contains(&format!("{app}@sha256:")), "{out}");
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&metadata).expect("metadata")).expect("JSON");
+    assert_eq!(metadata["containerimage.digest"], digest_in(&out), "{metadata}");
+    assert_eq!(metadata["image.name"], app);
     let inspect = Command::new("skopeo")
         .args(["inspect", "--tls-verify=false"])
         .arg(format!("docker://{app}"))

@@ -298,6 +298,9 @@ pub struct BuildArgs {
     /// Write the image ID (config digest) to this file
     #[arg(long)]
     pub iidfile: Option<PathBuf>,
+    /// Write the build's result as JSON (config digest, manifest digest as pushed, names)
+    #[arg(long = "metadata-file")]
+    pub metadata_file: Option<PathBuf>,
     /// Extra named context: NAME=DIR, NAME=docker-image://REF, NAME=oci:PATH[:TAG] (repeatable)
     #[arg(long = "build-context")]
     pub build_contexts: Vec<String>,

@@ -240,11 +240,26 @@ pub fn run(
         export::export(&store, &image, output, &args.tags, compression)
             .map_err(|e| Failure::build(render_error(&e)))?;
     }
+    // The manifest digest a registry has; else the store's.
+    let mut image_digest = stored.manifest.digest;
     if !push_names.is_empty() {
         let client = crate::registry::Client::new(opts.registry.clone());
         for name in &push_names {
-            super::registry_cmds::push_image(&client, &store, &image, name, compression)?;
+            image_digest =
+                super::registry_cmds::push_image(&client, &store, &image, name, compression)?;
         }
+    }
+    if let Some(path) = &args.metadata_file {
+        let names: Vec<String> = push_names.iter().map(|r| r.to_string()).collect();
+        let names = if names.is_empty() { args.tags.clone() } else { names };
+        let metadata = serde_json::json!({
+            "containerimage.config.digest": stored.config.digest.to_string(),
+            "containerimage.digest": image_digest.to_string(),
+            "image.name": names.join(","),
+        });
+        let text = serde_json::to_string_pretty(&metadata).expect("JSON values serialise");
+        std::fs::write(path, text + "\n")
+            .map_err(|e| Failure::build(format!("error: writing {}: {e}", path.display())))?;
     }
     if args.load {
         load_into_engine(&store, &image, &args.tags, compression)?;
