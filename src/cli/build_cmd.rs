@@ -251,7 +251,11 @@ pub fn run(
     }
     if let Some(path) = &args.metadata_file {
         let names: Vec<String> = push_names.iter().map(|r| r.to_string()).collect();
-        let names = if names.is_empty() { args.tags.clone() } else { names };
+        let names = if names.is_empty() {
+            args.tags.clone()
+        } else {
+            names
+        };
         let metadata = serde_json::json!({
             "containerimage.config.digest": stored.config.digest.to_string(),
             "containerimage.digest": image_digest.to_string(),

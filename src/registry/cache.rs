@@ -26,7 +26,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::client::{check, read_small, Body, Client, Request};
+use super::client::{check, read_small, Body, Registry, Request};
 use super::error::{io_at, RegistryError};
 use super::pull::{discard, fetch_blob, Report};
 use super::push::push_blob;
@@ -131,7 +131,7 @@ impl CacheLocation {
     /// `None` when there is no entry.
     pub fn fetch(
         &self,
-        client: &Client,
+        client: &dyn Registry,
         store: &Store,
         key: &str,
         report: Report,
@@ -145,7 +145,7 @@ impl CacheLocation {
     /// Writes `entry` unless an entry for its key exists already.
     pub fn put(
         &self,
-        client: &Client,
+        client: &dyn Registry,
         store: &Store,
         entry: &Entry,
         created: &str,
@@ -163,7 +163,7 @@ impl CacheLocation {
 }
 
 fn fetch_remote(
-    client: &Client,
+    client: &dyn Registry,
     store: &Store,
     reference: &Reference,
     key: &str,
@@ -182,7 +182,7 @@ fn fetch_remote(
 }
 
 fn put_remote(
-    client: &Client,
+    client: &dyn Registry,
     store: &Store,
     reference: &Reference,
     entry: &Entry,
@@ -288,7 +288,7 @@ fn put_local(
 /// as prefix) created before `cutoff` (RFC 3339, compared as text, which
 /// orders UTC timestamps). Returns how many went.
 pub fn prune(
-    client: &Client,
+    client: &dyn Registry,
     reference: &Reference,
     cutoff: &str,
     report: Report,
@@ -335,7 +335,7 @@ pub fn prune(
 }
 
 /// Every tag of the repository, following `Link` pagination.
-fn list_tags(client: &Client, reference: &Reference) -> Result<Vec<String>, RegistryError> {
+fn list_tags(client: &dyn Registry, reference: &Reference) -> Result<Vec<String>, RegistryError> {
     let mut tags = Vec::new();
     let mut path = format!("/v2/{}/tags/list?n=1000", reference.repository);
     loop {

@@ -86,6 +86,24 @@ struct Endpoint {
     base: String,
 }
 
+/// What pull, push and the remote cache need from a registry: requests sent
+/// with authentication and retries, and the mirrors to try. [`Client`] is
+/// the real one; the transfers take this trait so a test can stand in a fake.
+pub trait Registry: Sync {
+    fn send(&self, req: &Request) -> Result<Response<HttpBody>, RegistryError>;
+    fn mirrors(&self) -> &[String];
+}
+
+impl Registry for Client {
+    fn send(&self, req: &Request) -> Result<Response<HttpBody>, RegistryError> {
+        Client::send(self, req)
+    }
+
+    fn mirrors(&self) -> &[String] {
+        Client::mirrors(self)
+    }
+}
+
 pub struct Client {
     config: RegistryConfig,
     endpoints: Mutex<HashMap<String, std::sync::Arc<Endpoint>>>,

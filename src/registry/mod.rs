@@ -15,7 +15,8 @@
 //!
 //! - [`reference`]: Docker's reference grammar and defaults;
 //! - [`auth`]: credentials and `WWW-Authenticate` challenges;
-//! - [`client`]: TLS, scheme, tokens, retries;
+//! - [`client`]: TLS, scheme, tokens, retries, behind the small
+//!   [`Registry`] trait the transfers take;
 //! - [`pull`] and [`push`]: the image transfers;
 //! - [`login`]: `rbuild login`/`logout`;
 //! - [`cache`]: the remote build cache (its format is documented there).
@@ -31,6 +32,6 @@ pub mod pull;
 pub mod push;
 pub mod reference;
 
-pub use client::{Client, RegistryConfig};
+pub use client::{Client, Registry, RegistryConfig};
 pub use error::RegistryError;
 pub use reference::Reference;

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use oci_spec::image::{ImageIndex, ImageManifest};
 
-use super::client::{check, read_small, Body, Client, Request};
+use super::client::{check, read_small, Body, Registry, Request};
 use super::error::RegistryError;
 use super::reference::Reference;
 use crate::image::import::{DOCKER_LIST, OCI_INDEX};
@@ -45,7 +45,7 @@ fn scope(reference: &Reference, actions: &str) -> String {
 
 /// GETs a manifest by tag or digest; a digest reference is verified.
 pub fn fetch_manifest(
-    client: &Client,
+    client: &dyn Registry,
     reference: &Reference,
     name: &str,
 ) -> Result<Fetched, RegistryError> {
@@ -96,7 +96,7 @@ pub fn fetch_manifest(
 /// name, and returns the image. Docker Hub images come from the configured
 /// mirrors first, in order, and from Docker Hub when none has them.
 pub fn pull(
-    client: &Client,
+    client: &dyn Registry,
     store: &Store,
     reference: &Reference,
     platform: &Platform,
@@ -119,7 +119,7 @@ pub fn pull(
 
 /// Pulls from `reference` and tags the result as `name`.
 fn pull_from(
-    client: &Client,
+    client: &dyn Registry,
     store: &Store,
     reference: &Reference,
     name: &Reference,
@@ -193,7 +193,7 @@ fn digest_of(
 /// Fetches `blobs` with up to [`PARALLEL_BLOBS`] downloads at once; the
 /// first error stops the rest from starting.
 fn fetch_concurrently(
-    client: &Client,
+    client: &dyn Registry,
     store: &Store,
     reference: &Reference,
     blobs: &[(Digest, u64)],
@@ -223,7 +223,7 @@ fn fetch_concurrently(
 
 /// One blob into the store, verified; skipped when present.
 pub fn fetch_blob(
-    client: &Client,
+    client: &dyn Registry,
     store: &Store,
     reference: &Reference,
     digest: &Digest,
@@ -312,4 +312,117 @@ pub fn discard(response: ureq::http::Response<ureq::Body>) {
         &mut response.into_body().into_reader().take(1 << 20),
         &mut std::io::sink(),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::client::Registry;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+
+    /// Serves one blob; the first answer breaks after `cut` bytes, later
+    /// ones honour `Range`. Records the ranges asked for.
+    struct FlakyBlob {
+        data: Vec<u8>,
+        cut: usize,
+        calls: AtomicUsize,
+        ranges: Mutex<Vec<Option<String>>>,
+    }
+
+    /// A reader that fails after its bytes, like a dropped connection.
+    struct Broken(std::io::Cursor<Vec<u8>>);
+
+    impl Read for Broken {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            match self.0.read(buf)? {
+                0 => Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "reset",
+                )),
+                n => Ok(n),
+            }
+        }
+    }
+
+    impl Registry for FlakyBlob {
+        fn send(&self, req: &Request) -> Result<ureq::http::Response<ureq::Body>, RegistryError> {
+            let range = req
+                .headers
+                .iter()
+                .find(|(k, _)| *k == "Range")
+                .map(|(_, v)| v.clone());
+            self.ranges.lock().unwrap().push(range.clone());
+            let first = self.calls.fetch_add(1, Ordering::SeqCst) == 0;
+            let from = range
+                .as_deref()
+                .and_then(|r| r.strip_prefix("bytes=")?.strip_suffix('-')?.parse().ok())
+                .unwrap_or(0usize);
+            let (status, body) = if first {
+                let part = self.data[..self.cut].to_vec();
+                (
+                    200,
+                    ureq::Body::builder().reader(Broken(std::io::Cursor::new(part))),
+                )
+            } else {
+                (206, ureq::Body::builder().data(self.data[from..].to_vec()))
+            };
+            Ok(ureq::http::Response::builder()
+                .status(status)
+                .body(body)
+                .unwrap())
+        }
+
+        fn mirrors(&self) -> &[String] {
+            &[]
+        }
+    }
+
+    #[test]
+    fn a_broken_download_resumes_with_a_range_and_is_verified() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        let digest = Digest::of(&data);
+        let fake = FlakyBlob {
+            data: data.clone(),
+            cut: 30_000,
+            calls: AtomicUsize::new(0),
+            ranges: Mutex::new(Vec::new()),
+        };
+        let reference = Reference::parse("127.0.0.1:1/a/b:1").unwrap();
+        fetch_blob(
+            &fake,
+            &store,
+            &reference,
+            &digest,
+            data.len() as u64,
+            &|_| {},
+        )
+        .unwrap();
+        assert_eq!(store.read_blob(&digest).unwrap(), data);
+        assert_eq!(
+            *fake.ranges.lock().unwrap(),
+            [None, Some("bytes=30000-".to_string())]
+        );
+    }
+
+    #[test]
+    fn a_blob_that_does_not_match_its_digest_is_not_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let data = vec![7u8; 5000];
+        let claimed = Digest::of(b"something else");
+        let fake = FlakyBlob {
+            data: data.clone(),
+            cut: 5000,
+            calls: AtomicUsize::new(1), // no break: every answer whole
+            ranges: Mutex::new(Vec::new()),
+        };
+        let reference = Reference::parse("127.0.0.1:1/a/b:1").unwrap();
+        let err = fetch_blob(&fake, &store, &reference, &claimed, 0, &|_| {}).unwrap_err();
+        assert!(matches!(err, RegistryError::DigestMismatch { .. }), "{err}");
+        assert!(!store.has_blob(&claimed));
+        assert!(!store.has_blob(&Digest::of(&data)));
+    }
 }

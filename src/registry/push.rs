@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-use super::client::{check, Body, Client, Request};
+use super::client::{check, Body, Registry, Request};
 use super::error::RegistryError;
 use super::pull::discard;
 use super::reference::Reference;
@@ -45,7 +45,7 @@ fn origin(store: &Store, reference: &Reference, digest: &Digest) -> Option<Strin
 /// Pushes the manifest `manifest` (in the store) and everything it names to
 /// `dest`; returns the manifest digest the registry stored.
 pub fn push(
-    client: &Client,
+    client: &dyn Registry,
     store: &Store,
     manifest: &Digest,
     dest: &Reference,
@@ -115,7 +115,7 @@ fn push_scope(dest: &Reference) -> String {
 }
 
 fn push_concurrently(
-    client: &Client,
+    client: &dyn Registry,
     store: &Store,
     dest: &Reference,
     blobs: &[Digest],
@@ -144,7 +144,7 @@ fn push_concurrently(
 
 /// One blob: skipped, mounted or uploaded.
 pub fn push_blob(
-    client: &Client,
+    client: &dyn Registry,
     store: &Store,
     dest: &Reference,
     digest: &Digest,
@@ -177,7 +177,11 @@ pub fn push_blob(
     Ok(outcome)
 }
 
-fn blob_exists(client: &Client, dest: &Reference, digest: &Digest) -> Result<bool, RegistryError> {
+fn blob_exists(
+    client: &dyn Registry,
+    dest: &Reference,
+    digest: &Digest,
+) -> Result<bool, RegistryError> {
     let req = Request {
         method: "HEAD",
         registry: &dest.registry,
@@ -197,7 +201,7 @@ fn blob_exists(client: &Client, dest: &Reference, digest: &Digest) -> Result<boo
 /// Starts an upload (asking for a cross-repository mount when `from` is
 /// known): `None` when the blob was mounted, else the upload location.
 fn start_upload(
-    client: &Client,
+    client: &dyn Registry,
     dest: &Reference,
     digest: &Digest,
     from: Option<&str>,
@@ -241,7 +245,7 @@ fn start_upload(
 /// whole in one PUT, or in PATCH chunks when it is large (a registry then
 /// never has to take one huge request).
 fn upload(
-    client: &Client,
+    client: &dyn Registry,
     store: &Store,
     dest: &Reference,
     digest: &Digest,
@@ -275,7 +279,7 @@ fn upload(
 
 /// PATCHes the blob in [`CHUNK`]-sized pieces; returns where to close it.
 fn upload_chunks(
-    client: &Client,
+    client: &dyn Registry,
     dest: &Reference,
     digest: &Digest,
     location: &str,
