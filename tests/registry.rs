@@ -12,6 +12,8 @@ use std::sync::Arc;
 mod busybox_store;
 #[path = "common/registry_server.rs"]
 mod registry_server;
+#[path = "common/token_server.rs"]
+mod token_server;
 use busybox_store::{Setup, RBUILD};
 use registry_server::{Mode, Registry};
 
@@ -153,7 +155,11 @@ fn builds_from_a_registry_image_with_an_empty_store_and_pushes_the_result() {
     assert!(out.contains(&format!("{app}@sha256:")), "{out}");
     let metadata: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&metadata).expect("metadata")).expect("JSON");
-    assert_eq!(metadata["containerimage.digest"], digest_in(&out), "{metadata}");
+    assert_eq!(
+        metadata["containerimage.digest"],
+        digest_in(&out),
+        "{metadata}"
+    );
     assert_eq!(metadata["image.name"], app);
     let inspect = Command::new("skopeo")
         .args(["inspect", "--tls-verify=false"])
@@ -613,4 +619,64 @@ fn credentials_come_from_credential_helpers_and_podmans_auth_file() {
         ],
     );
     ok(&out);
+}
+
+#[test]
+fn bearer_tokens_cover_the_scopes_a_push_and_a_mount_need() {
+    let Some(s) = ready() else { return };
+    let basic = "Basic dGVzdGVyOnRva2VuLXBhc3M="; // tester:token-pass
+    let tokens = token_server::TokenServer::start(s.dir.path(), basic);
+    let reg = Registry::start(Mode::Token {
+        realm: format!("http://127.0.0.1:{}/token", tokens.port),
+        cert: tokens.cert.clone(),
+    });
+    let first = format!("{}/team/first:1", reg.host());
+    let push = [
+        "push",
+        "--root",
+        &s.store(),
+        "localhost/busybox:latest",
+        &first,
+    ];
+    let no_config = s.dir.path().join("no-config");
+    std::fs::create_dir_all(&no_config).expect("dir");
+    let err = failed(&rbuild(&push, &[("DOCKER_CONFIG", no_config.as_path())]));
+    assert!(err.contains("authentication required"), "{err}");
+
+    let config = s.dir.path().join("token-config");
+    std::fs::create_dir_all(&config).expect("dir");
+    std::fs::write(
+        config.join("config.json"),
+        format!(
+            r#"{{"auths": {{"{}": {{"auth": "dGVzdGVyOnRva2VuLXBhc3M="}}}}}}"#,
+            reg.host()
+        ),
+    )
+    .expect("config.json");
+    let env = [("DOCKER_CONFIG", config.as_path())];
+    let pushed = digest_in(&ok(&rbuild(&push, &env)));
+    let second = format!("{}/team/second:1", reg.host());
+    let out = rbuild(
+        &[
+            "push",
+            "--root",
+            &s.store(),
+            "localhost/busybox:latest",
+            &second,
+        ],
+        &env,
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("mounted"));
+    ok(&out);
+    let requests = tokens.requests.lock().expect("requests").clone();
+    assert!(
+        requests.iter().any(|scopes| {
+            scopes.contains(&"repository:team/second:pull,push".to_string())
+                && scopes.contains(&"repository:team/first:pull".to_string())
+        }),
+        "a mount asks for both repositories: {requests:?}"
+    );
+    let store = new_store(&s, "store-token");
+    let pulled = digest_in(&ok(&rbuild(&["pull", "--root", &store, &first], &env)));
+    assert_eq!(pushed, pulled);
 }

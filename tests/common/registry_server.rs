@@ -13,6 +13,11 @@ pub enum Mode {
     /// htpasswd with this user and password.
     Basic(&'static str, &'static str),
     Tls,
+    /// Bearer tokens from `realm`, signed by the key of `cert`.
+    Token {
+        realm: String,
+        cert: PathBuf,
+    },
 }
 
 pub struct Registry {
@@ -124,6 +129,12 @@ impl Registry {
                 config.push_str(&format!(
                     "auth:\n  htpasswd:\n    realm: rbuild-test\n    path: {}\n",
                     file.display()
+                ));
+            }
+            Mode::Token { realm, cert } => {
+                config.push_str(&format!(
+                    "auth:\n  token:\n    realm: {realm}\n    service: rbuild-test-registry\n    issuer: rbuild-test-issuer\n    rootcertbundle: {}\n",
+                    cert.display()
                 ));
             }
             Mode::Tls => {
