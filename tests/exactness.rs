@@ -132,3 +132,98 @@ fn an_empty_run_is_accepted() {
     let (_, root) = s.build("empty-run", "RUN\nRUN echo after > /after\n", &[], true);
     assert_eq!(read(&root, "after"), "after\n");
 }
+
+#[test]
+fn context_files_are_roots_and_a_stages_keep_their_owner_under_one_key() {
+    let Some(s) = Setup::new() else { return };
+    // Same path, content and owner in the context and in a stage: the two
+    // COPYs must not share a cached layer, since their owners differ.
+    let from_stage = "FROM localhost/busybox:latest AS builder\n\
+                      COPY --chown=1000:1000 f /f\n\
+                      FROM localhost/busybox:latest\n\
+                      COPY --from=builder /f /a/f\n";
+    let ctx = s.dir.path().join("ctx-owners-stage");
+    std::fs::create_dir_all(&ctx).expect("ctx");
+    std::fs::write(ctx.join("f"), "same\n").expect("f");
+    std::os::unix::fs::chown(ctx.join("f"), Some(1000), Some(1000)).expect("chown");
+    let (_, root) = s.build_context("owners-stage", from_stage, &[], &[], true);
+    let meta = std::fs::metadata(root.join("a/f")).expect("a/f");
+    assert_eq!((meta.uid(), meta.gid()), (1000, 1000));
+    let from_context = "FROM localhost/busybox:latest\nCOPY f /a/f\n";
+    let ctx = s.dir.path().join("ctx-owners-context");
+    std::fs::create_dir_all(&ctx).expect("ctx");
+    std::fs::write(ctx.join("f"), "same\n").expect("f");
+    std::os::unix::fs::chown(ctx.join("f"), Some(1000), Some(1000)).expect("chown");
+    let (_, root) = s.build_context("owners-context", from_context, &[], &[], true);
+    let meta = std::fs::metadata(root.join("a/f")).expect("a/f");
+    assert_eq!(
+        (meta.uid(), meta.gid()),
+        (0, 0),
+        "context files arrive as root's"
+    );
+}
+
+#[test]
+fn arg_values_pass_to_child_stages_but_the_images_env_wins_there() {
+    let Some(s) = Setup::new() else { return };
+    let dockerfile = "FROM localhost/busybox:latest AS parent\n\
+                      ENV X=from-env\n\
+                      ARG X=from-arg\n\
+                      ARG V=1\n\
+                      RUN echo \"$X\" > /in-parent\n\
+                      FROM parent\n\
+                      ARG V\n\
+                      RUN echo \"$X $V\" > /in-child\n";
+    let (_, root) = s.build_context("arg-inherit", dockerfile, &[], &[], true);
+    assert_eq!(
+        read(&root, "in-parent"),
+        "from-arg\n",
+        "an ARG after an ENV wins"
+    );
+    assert_eq!(
+        read(&root, "in-child"),
+        "from-env 1\n",
+        "the child replays the image's ENV; a bare ARG keeps the inherited value"
+    );
+}
+
+#[test]
+fn a_directory_onto_a_file_fails_and_an_archive_makes_a_directory() {
+    let Some(s) = Setup::new() else { return };
+    let files = [
+        ("f", "file\n"),
+        ("dir/inside", "in\n"),
+        ("conf.json", "{}\n"),
+    ];
+    let (out, _) = s.build_context(
+        "dir-onto-file",
+        "FROM scratch\nCOPY f dir /d\n",
+        &files,
+        &[],
+        false,
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot copy to non-directory"), "{err}");
+
+    let ctx = s.dir.path().join("ctx-archive-then-file");
+    std::fs::create_dir_all(ctx.join("tree")).expect("tree");
+    std::fs::write(ctx.join("tree/bin.sh"), "echo\n").expect("bin.sh");
+    let status = std::process::Command::new("tar")
+        .arg("-C")
+        .arg(ctx.join("tree"))
+        .arg("-cf")
+        .arg(ctx.join("app.tar"))
+        .arg(".")
+        .status()
+        .expect("tar");
+    assert!(status.success());
+    let (_, root) = s.build_context(
+        "archive-then-file",
+        "FROM scratch\nADD app.tar conf.json /opt/app\n",
+        &files,
+        &[],
+        true,
+    );
+    assert_eq!(read(&root, "opt/app/bin.sh"), "echo\n");
+    assert_eq!(read(&root, "opt/app/conf.json"), "{}\n");
+}

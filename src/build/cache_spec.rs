@@ -40,6 +40,12 @@ fn reference(value: &str, flag: &str) -> Result<Reference, String> {
 impl CacheImport {
     pub fn parse(spec: &str) -> Result<CacheImport, String> {
         let flag = "--cache-from";
+        // `--cache-from REF` is short for type=registry,ref=REF.
+        if !spec.contains('=') {
+            return Ok(CacheImport {
+                location: CacheLocation::Registry(reference(spec, flag)?),
+            });
+        }
         let mut kind = None;
         let mut place = None;
         for (k, v) in fields(spec, flag)? {
@@ -48,12 +54,6 @@ impl CacheImport {
                 "ref" | "src" => place = Some(v),
                 other => return Err(format!("{flag} {spec:?}: unknown key {other:?}")),
             }
-        }
-        // `--cache-from REF` is short for type=registry,ref=REF.
-        if kind.is_none() && place.is_none() && !spec.contains('=') {
-            return Ok(CacheImport {
-                location: CacheLocation::Registry(reference(spec, flag)?),
-            });
         }
         let place = place.ok_or_else(|| format!("{flag} {spec:?}: ref= or src= is required"))?;
         let location = match kind.as_deref() {

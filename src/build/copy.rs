@@ -85,6 +85,7 @@ pub fn run(
     let chown = copy.chown.as_deref().map(|c| state.expand(c)).transpose()?;
     let chmod = chmod_value(state, copy.chmod.as_ref())?;
     let content = content_digest(b, ctx, &items)?;
+    let local = reads_local_files(b, copy);
     let created_by = format!("{keyword} {}", describe_sources(copy, &dest_raw));
     state.key = chain_key(
         &state.key,
@@ -98,6 +99,8 @@ pub fn run(
             &format!("{chmod:?}"),
             &copy.link.to_string(),
             &format!("{:?}", copy.unpack),
+            // Local files become root's; a stage's keep their owners.
+            &local.to_string(),
             &content,
         ],
     );
@@ -118,26 +121,39 @@ pub fn run(
         owner,
         chmod,
         excludes,
-        local: reads_local_files(b, copy),
+        local,
     };
     let target = view.resolve(Path::new(&dest));
-    let target_is_dir = dest_hint_dir || view.lookup(&target).is_some_and(|(_, m)| m.is_dir());
-    // Several sources (arguments or wildcard matches) onto a destination
-    // that is not a directory are copied onto it in turn, as BuildKit does
-    // (the last file wins); only the old builder refused them.
+    // What the destination is: a directory (or `dest/`), a file, or nothing.
+    let mut target_kind = match view.lookup(&target) {
+        _ if dest_hint_dir => Some(TargetKind::Dir),
+        Some((_, meta)) if meta.is_dir() => Some(TargetKind::Dir),
+        Some(_) => Some(TargetKind::File),
+        None => None,
+    };
+    // Several sources (arguments or wildcard matches) are copied onto the
+    // destination in turn, as BuildKit does: onto a file destination the
+    // last file wins; a directory's contents (or an archive's) make it a
+    // directory that later files go into; a directory onto a file fails.
     let mut plan = EntryPlan::new(state.time);
-    let mut into_dir = target_is_dir;
     for (index, item) in items.iter().enumerate() {
         let place = Placement {
             target: &target,
-            into_dir,
+            into_dir: target_kind == Some(TargetKind::Dir),
         };
         // Hard links are kept within one source, never across sources.
         plan.source = index;
-        add_item(b, ctx, copy, item, &place, &attrs, &mut plan, &mut temps)?;
-        // A directory's contents copied there make the destination a
-        // directory that later matches go into.
-        into_dir |= matches!(item, Item::Context(source, _) if source.is_dir);
+        let made_dir = add_item(b, ctx, copy, item, &place, &attrs, &mut plan, &mut temps)?;
+        target_kind = match (made_dir, target_kind) {
+            (true, Some(TargetKind::File)) => {
+                return Err(BuildError::Invalid(format!(
+                    "cannot copy to non-directory: {dest}"
+                )))
+            }
+            (true, _) => Some(TargetKind::Dir),
+            (false, Some(TargetKind::Dir)) => Some(TargetKind::Dir),
+            (false, _) => Some(TargetKind::File),
+        };
     }
     let entries = plan.finish(&view, attrs.owner);
     let layer = layers::commit(b.store, &entries, b.source_date_epoch)?;
@@ -359,6 +375,12 @@ fn rel(path: &Path) -> PathBuf {
     path.strip_prefix("/").unwrap_or(path).to_path_buf()
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TargetKind {
+    File,
+    Dir,
+}
+
 /// Where an item lands.
 struct Placement<'a> {
     /// The destination, symlinks resolved.
@@ -367,6 +389,8 @@ struct Placement<'a> {
     into_dir: bool,
 }
 
+/// Adds one source's entries; returns whether it made the destination a
+/// directory (a directory's contents, an archive, `--parents`).
 #[allow(clippy::too_many_arguments)]
 fn add_item(
     b: &Build,
@@ -377,7 +401,7 @@ fn add_item(
     attrs: &Attrs,
     plan: &mut EntryPlan,
     temps: &mut Vec<crate::store::TempDir>,
-) -> Result<(), BuildError> {
+) -> Result<bool, BuildError> {
     let owner = |uid: u32, gid: u32| attrs.owner.unwrap_or((uid, gid));
     let (target, into_dir) = (place.target, place.into_dir);
     // A single file made by the build: named `name` inside a directory
@@ -409,7 +433,7 @@ fn add_item(
                 0o644,
                 plan.time,
             ));
-            Ok(())
+            Ok(false)
         }
         // BuildKit unpacks a downloaded archive only with --unpack=true.
         Item::Url(d) => {
@@ -417,13 +441,13 @@ fn add_item(
                 if let Some(temp) = archive::extract_if_archive(b.store, &d.path)? {
                     archive::add_extracted(temp.path(), target, attrs.owner, plan)?;
                     temps.push(temp);
-                    return Ok(());
+                    return Ok(true);
                 }
             }
             // Downloads are 0600, as in BuildKit's HTTP source.
             let source = FileSource::Path(d.path.clone());
             plan.add(single_file(&d.name, source, d.size, 0o600, d.mtime));
-            Ok(())
+            Ok(false)
         }
         Item::Context(source, keep) => {
             let host = ctx.root().join(&source.rel);
@@ -431,7 +455,7 @@ fn add_item(
                 if let Some(temp) = archive::extract_if_archive(b.store, &host)? {
                     archive::add_extracted(temp.path(), target, attrs.owner, plan)?;
                     temps.push(temp);
-                    return Ok(());
+                    return Ok(true);
                 }
             }
             let entries = ctx.entries(&source.rel)?;
@@ -499,7 +523,7 @@ fn add_item(
                     plan.add(entry);
                 }
             }
-            Ok(())
+            Ok(source.is_dir || keep.is_some())
         }
     }
 }

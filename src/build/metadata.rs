@@ -64,7 +64,11 @@ pub fn arg(
             )),
             None => message.push_str(&format!(" {}", decl.name)),
         }
-        state.scope.set(&decl.name, value);
+        // Without a value the ARG changes nothing: a value it already has
+        // (from an earlier ARG or the parent stage) stays, as in BuildKit.
+        if value.is_some() {
+            state.scope.set(&decl.name, value);
+        }
     }
     state.history(message, true);
     Ok(())

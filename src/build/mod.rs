@@ -40,6 +40,11 @@ use scope::{platform_args, Scope};
 use solver::{needed_stages, resolve_bases, Base};
 use state::{chain_key, StageState};
 
+/// Starts every cache key chain. Change it whenever a step's result for the
+/// same inputs changes (a fix in how COPY or RUN builds a layer), so records
+/// that older rbuild versions left in a store are never reused.
+const CACHE_SEMANTICS: &str = "rbuild-cache-2026-12-01";
+
 /// Everything a running build shares between stages.
 pub(crate) struct Build<'a> {
     pub store: &'a Store,
@@ -248,7 +253,7 @@ impl Build<'_> {
                 (
                     parent.image.clone(),
                     parent.key.clone(),
-                    parent.scope.clone(),
+                    parent.scope.inherited(),
                 )
             }
             Base::Image(source) => {
@@ -267,6 +272,7 @@ impl Build<'_> {
                 let key = chain_key(
                     "",
                     &[
+                        CACHE_SEMANTICS,
                         "FROM",
                         &String::from_utf8_lossy(&config),
                         &layers.join(","),

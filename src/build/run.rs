@@ -69,8 +69,8 @@ fn argv(state: &StageState, run: &Run) -> Vec<String> {
     }
 }
 
-/// ENV, then declared ARGs not shadowed by ENV, then proxy build args; PATH
-/// and HOME defaulted.
+/// ENV, then the declared ARGs (one set after an ENV of its name replaces
+/// it), then proxy build args; PATH and HOME defaulted.
 fn environment(b: &Build, state: &StageState, home: &str) -> (Vec<String>, Vec<String>) {
     let mut env: Vec<String> = state.image.config.env().to_vec();
     let has = |env: &[String], k: &str| env.iter().any(|kv| kv.split('=').next() == Some(k));

@@ -10,7 +10,7 @@ use super::rootfs::flatten;
 use super::state::StageState;
 use super::workdir::normalize_workdir;
 use super::Build;
-use crate::context::{Context, StatCache};
+use crate::context::{Context, PatternMatcher, StatCache};
 use crate::image::ImageSource;
 use crate::ir::{Mount as MountDef, MountError, MountType, Run, Sharing};
 use crate::sandbox::{Mount, MountKind};
@@ -226,13 +226,7 @@ fn cache(
     let name = match &seed {
         None => crate::store::names::encode(&id),
         Some(seed) => {
-            // The seed's place in the store names its content (stage and
-            // image roots are snapshots named after their layers); the
-            // store's own path stays out, so keys match across stores.
-            let identity = seed
-                .strip_prefix(b.store.root())
-                .unwrap_or(seed)
-                .to_string_lossy();
+            let identity = seed_identity(b, seed)?;
             prepared.cache_key.push_str(&format!("seed={identity};"));
             let digest = super::state::chain_key("cache-seed", &[&id, &identity]);
             crate::store::names::encode(&format!("{id}@{}", &digest[..16]))
@@ -273,6 +267,18 @@ fn cache(
     Ok(())
 }
 
+/// What a cache seed holds: a stage's or image's snapshot is named after its
+/// layers (the store's own path left out, so keys match across stores); a
+/// local directory is hashed.
+fn seed_identity(b: &Build, seed: &Path) -> Result<String, BuildError> {
+    if let Ok(inside) = seed.strip_prefix(b.store.root()) {
+        return Ok(inside.to_string_lossy().into_owned());
+    }
+    let ctx = Context::with_excludes(seed, PatternMatcher::default())?;
+    let sources = [crate::context::ResolvedSource::root()];
+    Ok(ctx.digest(&sources, &mut b.stat_cache.borrow_mut())?)
+}
+
 /// An empty cache directory with the mount's mode and owner.
 fn new_cache_dir(fresh: &Path, def: &MountDef) -> Result<(), BuildError> {
     std::fs::create_dir(fresh).map_err(BuildError::io(fresh))?;
@@ -298,7 +304,8 @@ fn cache_seed(b: &Build, def: &MountDef) -> Result<Option<PathBuf>, BuildError> 
     if rel.is_empty() {
         return Ok(Some(root));
     }
-    let found = Context::open(&root, None)?.resolve_source(rel)?;
+    // Read like a stage's files: a `.dockerignore` inside hides nothing.
+    let found = Context::with_excludes(&root, PatternMatcher::default())?.resolve_source(rel)?;
     match found.first() {
         Some(source) if source.is_dir => Ok(Some(root.join(&source.rel))),
         _ => Err(BuildError::Invalid(format!(

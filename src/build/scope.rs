@@ -74,6 +74,16 @@ impl Scope {
         }
     }
 
+    /// The scope a stage built on this one starts with: the ARG values, but
+    /// the image's ENV wins again (BuildKit replays the config's Env over
+    /// the inherited state).
+    pub fn inherited(&self) -> Scope {
+        Scope {
+            args: self.args.clone(),
+            after_env: BTreeSet::new(),
+        }
+    }
+
     /// An ENV set `name`: it now wins over the ARG.
     pub fn env_set(&mut self, name: &str) {
         self.after_env.remove(name);

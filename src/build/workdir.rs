@@ -46,13 +46,11 @@ pub fn run(
         return Ok(());
     }
     let user = state.image.config.config.user.clone();
-    // "layer": records made before empty WORKDIR layers existed differ.
-    state.key = chain_key(&state.key, &["WORKDIR", "layer", &dir, &user]);
+    state.key = chain_key(&state.key, &["WORKDIR", &dir, &user]);
     if !b.opts.no_cache {
         if let Some(record) = b.cached(&state.key) {
-            let layer = layers::cached_layer(&record);
-            state.history(format!("WORKDIR {dir}"), layer.is_none());
-            state.image.layers.extend(layer);
+            state.history(format!("WORKDIR {dir}"), false);
+            state.image.layers.extend(layers::cached_layer(&record));
             b.progress.cached(handle);
             return Ok(());
         }

@@ -256,7 +256,6 @@ impl MountSpec {
         Ok(spec)
     }
 
-    /// Types the mount, expanding each value with `expand` (not `from`).
     /// `from=` as written: it never holds a variable (parse refuses one),
     /// so the stages a step needs are known before anything is expanded.
     pub fn from_stage(&self) -> Option<&str> {
@@ -267,6 +266,7 @@ impl MountSpec {
             .and_then(|(_, v)| v.as_deref())
     }
 
+    /// Types the mount, expanding each value with `expand` (not `from`).
     pub fn resolve(
         &self,
         expand: impl Fn(&str) -> Result<String, MountError>,
