@@ -125,6 +125,7 @@ pub fn build(store: &Store, plan: &BuildPlan, opts: &BuildOptions) -> Result<Ima
     }
     // A stat cache that cannot be saved only costs re-reading next time.
     let _ = b.stat_cache.borrow().save(&stat_cache_path(store));
+    b.progress.finish();
     let mut image = b.stages[target]
         .take()
         .map(|s| s.image)

@@ -8,6 +8,10 @@ use std::path::PathBuf;
 pub enum ProgressMode {
     /// One line per step event (`#3 [2/4] COPY a /b`, `#3 CACHED`).
     Plain,
+    /// A live display for a terminal.
+    Tty,
+    /// One JSON object per event.
+    RawJson,
     /// Errors only.
     Quiet,
 }

@@ -206,9 +206,9 @@ pub fn run(
     };
     entries.retain(|e| !stubs.contains(&e.path));
     let layer = layers::commit(b.store, &entries, b.source_date_epoch)?;
-    // An overlay upper dir is this layer's snapshot already; keep it when it
-    // holds exactly the layer (no mount stubs were dropped).
-    if stubs.is_empty() && root.base.is_none() {
+    // An overlay upper dir is this layer's snapshot already, once the mount
+    // stubs are gone: the next step stacks it as it is, with no unpacking.
+    if root.base.is_none() && remove_stubs(&root.changed, &stubs) {
         let _ = b.store.commit_snapshot(&root.changed, &layer.diff_id.hex());
     }
     b.remember(&state.key, Some(&layer))?;
@@ -299,6 +299,19 @@ fn empty_stubs(upper: &std::path::Path, created: &[PathBuf]) -> Vec<PathBuf> {
     stubs
 }
 
+/// Removes the (empty) stubs from the upper dir, deepest first; false if
+/// one could not be removed, and the dir is then no snapshot.
+fn remove_stubs(upper: &std::path::Path, stubs: &[PathBuf]) -> bool {
+    stubs.iter().all(|stub| {
+        let path = upper.join(stub);
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.is_dir() => std::fs::remove_dir(&path).is_ok(),
+            Ok(_) => std::fs::remove_file(&path).is_ok(),
+            Err(_) => true,
+        }
+    })
+}
+
 /// A `#!` heredoc script is mounted read-only as the file it runs as.
 fn heredoc_script(
     run: &Run,
@@ -318,16 +331,4 @@ fn heredoc_script(
         target: "/dev/.rbuild-heredoc".into(),
         kind: crate::sandbox::MountKind::Bind { readonly: true },
     }))
-}
-
-impl super::progress::Progress {
-    /// A line of the step's own output, with seconds since it started.
-    pub fn output(&self, step: &StepHandle, secs: f64, text: &str) {
-        self.line(&format!("#{} {secs:.3} {text}", step.id));
-    }
-
-    pub fn failed(&self, step: StepHandle) {
-        let secs = step.started.elapsed().as_secs_f64();
-        self.line(&format!("#{} ERROR {secs:.1}s", step.id));
-    }
 }

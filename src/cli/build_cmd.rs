@@ -14,6 +14,7 @@ use crate::layer::Compression;
 use crate::registry::Reference;
 use crate::store::{default_root, Store};
 use std::collections::BTreeMap;
+use std::io::IsTerminal;
 
 fn key_values(
     items: &[String],
@@ -164,7 +165,11 @@ pub fn run(
         labels,
         progress: match args.progress {
             Progress::Quiet => ProgressMode::Quiet,
-            _ => ProgressMode::Plain,
+            Progress::Plain => ProgressMode::Plain,
+            Progress::Tty => ProgressMode::Tty,
+            Progress::Rawjson => ProgressMode::RawJson,
+            Progress::Auto if std::io::stderr().is_terminal() => ProgressMode::Tty,
+            Progress::Auto => ProgressMode::Plain,
         },
         context_dir: args.context.clone(),
         dockerfile_path: args.file.as_deref().filter(|f| *f != "-").map(Into::into),
@@ -272,8 +277,21 @@ pub fn run(
         std::fs::write(path, stored.config.digest.to_string())
             .map_err(|e| Failure::build(format!("error: writing {}: {e}", path.display())))?;
     }
-    if args.progress != Progress::Quiet {
-        eprintln!("image {} built", stored.config.digest);
+    let bytes: u64 = image.layers.iter().map(|l| l.size).sum();
+    match opts.progress {
+        // As `docker build -q`: only the image ID, on standard output.
+        ProgressMode::Quiet => println!("{}", stored.config.digest),
+        ProgressMode::RawJson => eprintln!(
+            "{}",
+            serde_json::json!({
+                "event": "image", "id": stored.config.digest.to_string(), "size": bytes,
+            })
+        ),
+        ProgressMode::Plain | ProgressMode::Tty => eprintln!(
+            "image {} built ({:.1} MB)",
+            stored.config.digest,
+            bytes as f64 / 1e6
+        ),
     }
     Ok(0)
 }
