@@ -41,6 +41,20 @@ if command -v buildah >/dev/null; then
   commands+=(-n 'buildah bud --isolation chroot --layers' --prepare "buildah --root $work/buildah --runroot $work/buildah-run --storage-driver vfs rmi -a -f >/dev/null 2>&1 || true"
     "buildah --root $work/buildah --runroot $work/buildah-run --storage-driver vfs bud -q --isolation chroot --layers --no-cache --build-arg BASE=oci-archive:$work/base.oci.tar $work/ctx")
 fi
+# BuildKit: docker 20.10's, through a private dockerd (as the differential
+# suite starts one), with the same base image loaded.
+if command -v dockerd >/dev/null && [ -x /usr/bin/docker ]; then
+  sock=unix://$work/docker.sock
+  dockerd --iptables=false --bridge=none --data-root /var/tmp/rbuild-bench-docker \
+    --exec-root "$work/docker-exec" --pidfile "$work/docker.pid" -H "$sock" \
+    > "$work/dockerd.log" 2>&1 &
+  trap 'kill $(cat "$work/docker.pid" 2>/dev/null) 2>/dev/null; sleep 2; rm -rf "$work"' EXIT
+  for _ in $(seq 100); do DOCKER_HOST=$sock /usr/bin/docker info >/dev/null 2>&1 && break; sleep 0.2; done
+  "$rbuild" save --root "$work/store" --format docker -o "$work/base.docker.tar" localhost/bench-base:latest
+  DOCKER_HOST=$sock /usr/bin/docker load -q -i "$work/base.docker.tar" >/dev/null
+  commands+=(-n 'BuildKit: docker build --no-cache' --prepare true
+    "DOCKER_HOST=$sock DOCKER_BUILDKIT=1 /usr/bin/docker build -q --no-cache --network host --build-arg BASE=localhost/bench-base:latest $work/ctx")
+fi
 [ -n "${DEBUG:-}" ] && exit 0
 hyperfine --warmup 1 --runs 5 --export-markdown "$work/run.md" "${commands[@]}"
 cat "$work/run.md"

@@ -241,3 +241,35 @@ fn tty_mode_shows_running_steps_with_their_output_in_a_terminal() {
         "live lines are cleared:\n{screen}"
     );
 }
+
+#[test]
+fn a_failed_step_shows_its_line_its_last_ten_lines_and_where_the_rest_is() {
+    let Some(s) = Setup::new() else { return };
+    let ctx = context(
+        &s,
+        "failure",
+        "FROM localhost/busybox:latest\nRUN true\nRUN for i in $(seq 1 14); do echo out $i; done; exit 3\n",
+    );
+    let (code, _, err) = build(&s, &ctx, "quiet");
+    assert_eq!(code, Some(1));
+    assert!(err.contains("exit code: 3"), "{err}");
+    assert!(err.contains("Dockerfile:3:1"), "{err}");
+    assert!(
+        err.contains("3 | RUN for i in"),
+        "the line as a snippet:\n{err}"
+    );
+    assert!(
+        err.contains("| out 5\n") && err.contains("| out 14\n"),
+        "{err}"
+    );
+    assert!(!err.contains("| out 4\n"), "ten lines, not more:\n{err}");
+    let log = err
+        .lines()
+        .find_map(|l| l.split("whole output: ").nth(1))
+        .unwrap_or_else(|| panic!("no log path in:\n{err}"));
+    let text = std::fs::read_to_string(log.trim()).expect("the log file");
+    assert!(
+        text.contains("out 1\n") && text.contains("out 14\n"),
+        "{text}"
+    );
+}

@@ -36,7 +36,14 @@ pub enum BuildError {
     #[error(transparent)]
     Sandbox(#[from] crate::sandbox::SandboxError),
     #[error("process \"{command}\" did not complete successfully: exit code: {code}")]
-    RunFailed { command: String, code: i32 },
+    RunFailed {
+        command: String,
+        code: i32,
+        /// The last lines the step printed.
+        tail: Vec<String>,
+        /// Where its whole output is kept.
+        log: Option<PathBuf>,
+    },
     #[error("{what} is not implemented yet")]
     Unsupported { what: String },
     #[error("Dockerfile:{line}: {instruction}")]

@@ -108,7 +108,7 @@ pub fn build(store: &Store, plan: &BuildPlan, opts: &BuildOptions) -> Result<Ima
         opts,
         meta,
         context,
-        progress: Progress::new(opts.progress),
+        progress: Progress::new(opts.progress, Some(&store.root().join("logs"))),
         stages: vec![None; plan.stages.len()],
         time: time::build_time(source_date_epoch),
         source_date_epoch,

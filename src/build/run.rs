@@ -18,6 +18,9 @@ use crate::layer::{entries_from_dir, ScanOptions};
 use crate::sandbox::{self, Network, RootfsSpec, RunSpec, Stream};
 use std::path::PathBuf;
 
+/// Output lines a failed step's error repeats.
+const FAILURE_TAIL: usize = 10;
+
 /// Build args that reach RUN without an ARG, and stay out of the cache key
 /// and the history.
 const PROXY_ARGS: [&str; 8] = [
@@ -186,17 +189,25 @@ pub fn run(
     };
     let started = std::time::Instant::now();
     let progress = &b.progress;
+    let mut tail = std::collections::VecDeque::with_capacity(FAILURE_TAIL);
     let mut on_output = |_: Stream, bytes: &[u8]| {
         for line in String::from_utf8_lossy(bytes).lines() {
             progress.output(&handle, started.elapsed().as_secs_f64(), line);
+            if tail.len() == FAILURE_TAIL {
+                tail.pop_front();
+            }
+            tail.push_back(line.to_string());
         }
     };
     let outcome = sandbox::run(&spec, &mut on_output)?;
     if !outcome.status.success() {
+        let log = b.progress.log_path(&handle);
         b.progress.failed(handle);
         return Err(BuildError::RunFailed {
             command: argv.join(" "),
             code: outcome.status.exit_code(),
+            tail: tail.into_iter().collect(),
+            log,
         });
     }
     let stubs = empty_stubs(&root.changed, &outcome.created_mount_points);

@@ -2,12 +2,14 @@
 
 use super::args::{BuildArgs, CompressionArg, Progress, SnapshotterArg};
 use super::diagnostics::parse_and_lower;
-use super::input::find_dockerfile;
+use super::input::{find_dockerfile, DockerfileSource};
+use super::render::{Level, Report};
 use super::Failure;
 use crate::build::cache_spec::{CacheExport, CacheImport};
 use crate::build::{
     self, BuildOptions, NamedContext, NetworkDefault, ProgressMode, SecretSource, Snapshotter,
 };
+use crate::dockerfile::{Position, Span};
 use crate::export::{self, Output};
 use crate::image::Platform;
 use crate::layer::Compression;
@@ -124,6 +126,56 @@ fn render_error(err: &dyn std::error::Error) -> String {
     text
 }
 
+/// A build error for people: the failing step's Dockerfile line as a
+/// snippet, the cause with its chain, and for a failed RUN its last output
+/// lines and where its whole output is kept.
+fn render_build_error(err: &build::BuildError, source: &DockerfileSource) -> String {
+    let build::BuildError::Step {
+        line,
+        source: inner,
+        ..
+    } = err
+    else {
+        return render_error(err);
+    };
+    let text = source.text();
+    let width = text
+        .lines()
+        .nth(line.saturating_sub(1))
+        .map_or(1, |l| l.chars().count());
+    let at = |column| Position {
+        line: *line,
+        column,
+        offset: 0,
+    };
+    let mut notes = Vec::new();
+    if let build::BuildError::RunFailed { tail, log, .. } = inner.as_ref() {
+        if !tail.is_empty() {
+            let lines: Vec<String> = tail.iter().map(|l| format!("  | {l}")).collect();
+            notes.push(format!("last lines of output:\n{}", lines.join("\n")));
+        }
+        if let Some(log) = log {
+            notes.push(format!("the step's whole output: {}", log.display()));
+        }
+    }
+    let mut message = inner.to_string();
+    let mut cause = std::error::Error::source(inner.as_ref());
+    while let Some(c) = cause {
+        message.push_str(&format!("\n  caused by: {c}"));
+        cause = c.source();
+    }
+    Report {
+        level: Level::Error,
+        message,
+        span: Some(Span::new(at(1), at(width + 1))),
+        hint: None,
+        notes,
+        file: &source.name,
+        source: &text,
+    }
+    .render()
+}
+
 pub fn run(
     args: BuildArgs,
     lint_ok: impl FnOnce(&super::input::DockerfileSource) -> Result<(), Failure>,
@@ -230,7 +282,7 @@ pub fn run(
             1
         };
         Failure {
-            message: render_error(&e),
+            message: render_build_error(&e, &source),
             code,
         }
     })?;

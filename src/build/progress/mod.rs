@@ -11,6 +11,7 @@
 //! The CLI picks `tty` for `auto` when standard error is a terminal.
 
 mod json;
+mod log;
 mod tty;
 
 use super::options::ProgressMode;
@@ -25,6 +26,8 @@ pub struct Progress {
     tty: Option<tty::TtyDisplay>,
     ran: AtomicUsize,
     cached: AtomicUsize,
+    /// Every step's full output, in the store.
+    logs: Option<log::StepLogs>,
 }
 
 /// A started step.
@@ -34,7 +37,9 @@ pub struct StepHandle {
 }
 
 impl Progress {
-    pub fn new(mode: ProgressMode) -> Self {
+    /// Progress in `mode`; with `logs` (the store's `logs/`), each step's
+    /// output is also written there.
+    pub fn new(mode: ProgressMode, logs: Option<&std::path::Path>) -> Self {
         Progress {
             mode,
             next: 1,
@@ -42,6 +47,18 @@ impl Progress {
             tty: (mode == ProgressMode::Tty).then(tty::TtyDisplay::new),
             ran: AtomicUsize::new(0),
             cached: AtomicUsize::new(0),
+            logs: logs.and_then(log::StepLogs::create),
+        }
+    }
+
+    /// Where a step's full output is kept, if anywhere.
+    pub fn log_path(&self, step: &StepHandle) -> Option<std::path::PathBuf> {
+        self.logs.as_ref().map(|l| l.path(step.id))
+    }
+
+    fn end_log(&self, id: usize) {
+        if let Some(logs) = &self.logs {
+            logs.end(id);
         }
     }
 
@@ -66,6 +83,9 @@ impl Progress {
     pub fn start(&mut self, label: &str) -> StepHandle {
         let id = self.next;
         self.next += 1;
+        if let Some(logs) = &self.logs {
+            logs.start(id, label);
+        }
         match self.mode {
             ProgressMode::Plain => plain(&format!("#{id} {label}")),
             ProgressMode::Tty => self.tty().start(id, label),
@@ -80,6 +100,9 @@ impl Progress {
 
     /// A line of the step's own output, with seconds since it started.
     pub fn output(&self, step: &StepHandle, secs: f64, text: &str) {
+        if let Some(logs) = &self.logs {
+            logs.line(step.id, text);
+        }
         match self.mode {
             ProgressMode::Plain => plain(&format!("#{} {secs:.3} {text}", step.id)),
             ProgressMode::Tty => self.tty().output(step.id, text),
@@ -89,6 +112,7 @@ impl Progress {
     }
 
     pub fn cached(&self, step: StepHandle) {
+        self.end_log(step.id);
         self.cached.fetch_add(1, Ordering::Relaxed);
         match self.mode {
             ProgressMode::Plain => plain(&format!("#{} CACHED", step.id)),
@@ -99,6 +123,7 @@ impl Progress {
     }
 
     pub fn done(&self, step: StepHandle) {
+        self.end_log(step.id);
         self.ran.fetch_add(1, Ordering::Relaxed);
         let secs = step.started.elapsed().as_secs_f64();
         match self.mode {
@@ -110,6 +135,7 @@ impl Progress {
     }
 
     pub fn failed(&self, step: StepHandle) {
+        self.end_log(step.id);
         let secs = step.started.elapsed().as_secs_f64();
         match self.mode {
             ProgressMode::Plain => plain(&format!("#{} ERROR {secs:.1}s", step.id)),
