@@ -161,6 +161,9 @@ pub struct LogoutArgs {
 pub struct InspectArgs {
     #[command(flatten)]
     pub store: StoreArgs,
+    /// Show each layer's size, the step that made it and the bytes later layers overwrite or delete
+    #[arg(long)]
+    pub layers: bool,
     /// Image names
     #[arg(required = true)]
     pub images: Vec<String>,

@@ -87,8 +87,55 @@ pub(super) fn human_size(bytes: u64) -> String {
     }
 }
 
+/// `1234567` → `1.2 MB`.
+fn human(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1_000_000_000 => format!("{:.1} GB", b as f64 / 1e9),
+        b if b >= 1_000_000 => format!("{:.1} MB", b as f64 / 1e6),
+        b if b >= 1_000 => format!("{:.1} kB", b as f64 / 1e3),
+        b => format!("{b} B"),
+    }
+}
+
+/// `inspect --layers`: a table per image and what slimming would save.
+fn layer_report(store: &Store, name: &str) -> Result<(), Failure> {
+    let image = load_named(store, name)?;
+    let costs = crate::image::layer_report::layer_costs(store, &image).map_err(fail)?;
+    println!("{name}");
+    println!("{:<6} {:>10} {:>10}  CREATED BY", "LAYER", "SIZE", "WASTED");
+    for (i, cost) in costs.iter().enumerate() {
+        let step: String = cost.created_by.chars().take(90).collect();
+        println!(
+            "{:<6} {:>10} {:>10}  {step}",
+            i + 1,
+            human(cost.content),
+            human(cost.wasted)
+        );
+    }
+    let total: u64 = costs.iter().map(|c| c.content).sum();
+    let wasted: u64 = costs.iter().map(|c| c.wasted).sum();
+    let share = if total == 0 {
+        0.0
+    } else {
+        wasted as f64 * 100.0 / total as f64
+    };
+    println!(
+        "{} in {} layers; {} ({share:.0}%) is overwritten or deleted by later layers and would be saved without it",
+        human(total),
+        costs.len(),
+        human(wasted)
+    );
+    Ok(())
+}
+
 pub fn inspect(args: InspectArgs) -> Result<i32, Failure> {
     let store = open_store(&args.store)?;
+    if args.layers {
+        for name in &args.images {
+            layer_report(&store, name)?;
+        }
+        return Ok(0);
+    }
     let mut out = Vec::new();
     for name in &args.images {
         let reference = normalize_name(name);

@@ -4,6 +4,7 @@
 pub mod config;
 mod error;
 pub mod import;
+pub mod layer_report;
 pub mod platform;
 pub mod reference;
 mod unpack;
