@@ -61,7 +61,7 @@ fn reads_local_files(b: &Build, copy: &Copy) -> bool {
 }
 
 pub fn run(
-    b: &mut Build,
+    b: &Build,
     state: &mut StageState,
     copy: &Copy,
     handle: StepHandle,
@@ -105,7 +105,7 @@ pub fn run(
         ],
     );
     if !b.opts.no_cache {
-        if let Some(record) = b.cached(&state.key) {
+        if let Some(record) = b.cached(state.stage, &state.key) {
             state.image.layers.extend(layers::cached_layer(&record));
             state.history(created_by, record.layer.is_none());
             b.progress.cached(handle);
@@ -160,7 +160,7 @@ pub fn run(
     // Files edited while the layer was written would put their new content
     // under the key of the old: such a result is used but not cached.
     if content_digest(b, ctx, &items)? == content {
-        b.remember(&state.key, Some(&layer))?;
+        b.remember(state.stage, &state.key, Some(&layer))?;
     }
     drop(temps);
     state.history(created_by, false);
@@ -208,9 +208,9 @@ fn chmod_value(
 fn source_context(b: &Build, copy: &Copy) -> Result<Option<Context>, BuildError> {
     let image = match &copy.from {
         None => return Ok(None),
-        Some(CopyFrom::Stage(i)) => b.stages[*i]
-            .as_ref()
-            .map(|s| s.image.clone())
+        Some(CopyFrom::Stage(i)) => b
+            .finished_stage(*i)
+            .map(|s| s.image)
             .ok_or_else(|| BuildError::Invalid(format!("stage {i} has not been built")))?,
         Some(CopyFrom::Image(name)) => {
             match b.opts.named_contexts.get(&name.to_ascii_lowercase()) {
@@ -348,7 +348,7 @@ fn content_digest(b: &Build, ctx: &Context, items: &[Item]) -> Result<String, Bu
         .collect();
     let mut h = Sha256::new();
     h.update(
-        ctx.digest(&sources, &mut b.stat_cache.borrow_mut())?
+        ctx.digest(&sources, &mut b.stat_cache.lock().expect("stat cache"))?
             .as_bytes(),
     );
     for item in items {

@@ -44,6 +44,8 @@ pub enum BuildError {
         /// Where its whole output is kept.
         log: Option<PathBuf>,
     },
+    #[error("stopped: another stage failed, or the build was interrupted")]
+    Cancelled,
     #[error("{what} is not implemented yet")]
     Unsupported { what: String },
     #[error("Dockerfile:{line}: {instruction}")]

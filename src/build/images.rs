@@ -17,7 +17,7 @@ pub(crate) fn load(
         return Ok(load_image(b.store, source, platform)?);
     };
     let key = format!("{name} {platform}");
-    if let Some(image) = b.pulled.borrow().get(&key) {
+    if let Some(image) = b.pulled.lock().expect("pulled").get(&key) {
         return Ok(image.clone());
     }
     if !b.opts.pull {
@@ -33,6 +33,6 @@ pub(crate) fn load(
     let progress = &b.progress;
     let report = |line: &str| progress.line(&format!("pull {line}"));
     let image = pull::pull(&b.registry, b.store, &reference, platform, &report)?;
-    b.pulled.borrow_mut().insert(key, image.clone());
+    b.pulled.lock().expect("pulled").insert(key, image.clone());
     Ok(image)
 }

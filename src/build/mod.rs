@@ -20,6 +20,7 @@ mod rootfs;
 mod run;
 mod run_mounts;
 mod run_user;
+mod scheduler;
 mod scope;
 mod solver;
 mod state;
@@ -39,6 +40,8 @@ use progress::Progress;
 use scope::{platform_args, Scope};
 use solver::{needed_stages, resolve_bases, Base};
 use state::{chain_key, StageState};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
 /// Starts every cache key chain. Change it whenever a step's result for the
 /// same inputs changes (a fix in how COPY or RUN builds a layer), so records
@@ -53,22 +56,23 @@ pub(crate) struct Build<'a> {
     pub meta: Scope,
     pub context: Context,
     pub progress: Progress,
-    /// Finished stages, by index.
-    pub stages: Vec<Option<StageState>>,
+    /// Finished stages, by index (stages run on threads of their own).
+    pub stages: Mutex<Vec<Option<StageState>>>,
     pub time: i64,
     /// SOURCE_DATE_EPOCH: `--build-arg`/environment, else a meta ARG default.
     pub source_date_epoch: Option<i64>,
     /// File stats → content digests, so unchanged context files are not
     /// re-read; loaded once per build and saved at its end.
-    pub stat_cache: std::cell::RefCell<StatCache>,
+    pub stat_cache: Mutex<StatCache>,
     /// Registry connections (tokens, TLS) for images pulled by this build.
     pub registry: crate::registry::Client,
     /// Images resolved in a registry by this build, by name and platform.
-    pub pulled: std::cell::RefCell<std::collections::HashMap<String, Image>>,
+    pub pulled: Mutex<std::collections::HashMap<String, Image>>,
     /// `--cache-from` sources and the steps' results for `--cache-to`.
     pub remote: remote_cache::RemoteCache,
-    /// The stage running now (results are noted with it).
-    pub current_stage: std::cell::Cell<usize>,
+    /// Set when a stage failed: the other stages stop (a running RUN is
+    /// killed) and the build reports that first failure.
+    pub cancel: AtomicBool,
 }
 
 fn stat_cache_path(store: &Store) -> std::path::PathBuf {
@@ -102,32 +106,33 @@ pub fn build(store: &Store, plan: &BuildPlan, opts: &BuildOptions) -> Result<Ima
             None => None,
         },
     };
-    let mut b = Build {
+    let b = Build {
         store,
         plan,
         opts,
         meta,
         context,
         progress: Progress::new(opts.progress, Some(&store.root().join("logs"))),
-        stages: vec![None; plan.stages.len()],
+        stages: Mutex::new(vec![None; plan.stages.len()]),
         time: time::build_time(source_date_epoch),
         source_date_epoch,
-        stat_cache: std::cell::RefCell::new(StatCache::load(&stat_cache_path(store))),
+        stat_cache: Mutex::new(StatCache::load(&stat_cache_path(store))),
         registry: crate::registry::Client::new(opts.registry.clone()),
         pulled: Default::default(),
         remote: remote_cache::RemoteCache::new(&opts.cache_from),
-        current_stage: Default::default(),
+        cancel: AtomicBool::new(false),
     };
-    for index in (0..=target).filter(|&i| needed[i]) {
-        b.current_stage.set(index);
-        let state = b.run_stage(index, &bases[index])?;
-        b.stages[index] = Some(state);
-    }
+    let ran = scheduler::run_stages(&b, &bases, &needed, target);
     // A stat cache that cannot be saved only costs re-reading next time.
-    let _ = b.stat_cache.borrow().save(&stat_cache_path(store));
+    let _ = b
+        .stat_cache
+        .lock()
+        .expect("stat cache")
+        .save(&stat_cache_path(store));
+    ran?;
     b.progress.finish();
-    let mut image = b.stages[target]
-        .take()
+    let mut image = b
+        .finished_stage(target)
         .map(|s| s.image)
         .expect("target stage ran");
     if !opts.labels.is_empty() {
@@ -235,7 +240,12 @@ impl Build<'_> {
         Platform::parse(&text).map_err(BuildError::Invalid)
     }
 
-    fn run_stage(&mut self, index: usize, base: &Base) -> Result<StageState, BuildError> {
+    /// A finished stage's state (a copy).
+    pub(crate) fn finished_stage(&self, index: usize) -> Option<StageState> {
+        self.stages.lock().expect("stages")[index].clone()
+    }
+
+    fn run_stage(&self, index: usize, base: &Base) -> Result<StageState, BuildError> {
         let stage = &self.plan.stages[index];
         let shown = match base {
             Base::Stage(j) => self.plan.stages[*j]
@@ -250,12 +260,8 @@ impl Build<'_> {
             // A stage built on another inherits its ARG values too, as
             // BuildKit's child state inherits the parent's environment.
             Base::Stage(j) => {
-                let parent = self.stages[*j].as_ref().expect("dependencies run first");
-                (
-                    parent.image.clone(),
-                    parent.key.clone(),
-                    parent.scope.inherited(),
-                )
+                let parent = self.finished_stage(*j).expect("dependencies run first");
+                (parent.image, parent.key, parent.scope.inherited())
             }
             Base::Image(source) => {
                 let platform = self.stage_platform(stage)?;
@@ -296,6 +302,7 @@ impl Build<'_> {
         }
         self.progress.cached(handle);
         let mut state = StageState {
+            stage: index,
             image,
             scope,
             key,
@@ -322,7 +329,7 @@ impl Build<'_> {
     /// so `COPY --from=<stage>` in a trigger names this build's stages (by
     /// name or index) as BuildKit resolves them.
     fn run_triggers(
-        &mut self,
+        &self,
         state: &mut StageState,
         stage: &Stage,
         index: usize,
@@ -347,12 +354,10 @@ impl Build<'_> {
         Ok(())
     }
 
-    fn run_step(
-        &mut self,
-        state: &mut StageState,
-        step: &Step,
-        label: &str,
-    ) -> Result<(), BuildError> {
+    fn run_step(&self, state: &mut StageState, step: &Step, label: &str) -> Result<(), BuildError> {
+        if self.cancel.load(Ordering::SeqCst) || crate::sandbox::interrupted() {
+            return Err(BuildError::Cancelled);
+        }
         match &step.command {
             Command::Env(pairs) => metadata::env(state, pairs),
             Command::Label(pairs) => metadata::label(state, pairs),

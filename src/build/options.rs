@@ -50,6 +50,8 @@ pub struct BuildOptions {
     pub cache_from: Vec<super::cache_spec::CacheImport>,
     /// `--cache-to`: where the steps' results go after the build.
     pub cache_to: Vec<super::cache_spec::CacheExport>,
+    /// `--jobs`: stages running at once (`None`: every ready one).
+    pub jobs: Option<usize>,
 }
 
 /// How RUN captures a step's changes.

@@ -5,8 +5,8 @@
 //! done. A source that cannot be read costs a warning, never the build.
 //! The entry format lives in [`crate::registry::cache`].
 
-use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::Mutex;
 
 use super::cache_spec::{CacheExport, CacheImport};
 use super::error::BuildError;
@@ -47,8 +47,8 @@ enum Source {
 
 #[derive(Default)]
 pub(crate) struct RemoteCache {
-    sources: RefCell<Vec<Source>>,
-    results: RefCell<Vec<StepResult>>,
+    sources: Mutex<Vec<Source>>,
+    results: Mutex<Vec<StepResult>>,
 }
 
 impl RemoteCache {
@@ -61,8 +61,8 @@ impl RemoteCache {
             })
             .collect();
         RemoteCache {
-            sources: RefCell::new(sources),
-            results: RefCell::new(Vec::new()),
+            sources: Mutex::new(sources),
+            results: Mutex::new(Vec::new()),
         }
     }
 }
@@ -70,29 +70,38 @@ impl RemoteCache {
 impl Build<'_> {
     /// The result cached for `key`: the store's, else a `--cache-from`
     /// source's (then kept in the store too). Noted for `--cache-to`.
-    pub(crate) fn cached(&self, key: &str) -> Option<CacheRecord> {
+    pub(crate) fn cached(&self, stage: usize, key: &str) -> Option<CacheRecord> {
         let record = layers::lookup(self.store, key).or_else(|| self.remote_lookup(key))?;
-        self.note(key, layers::cached_layer(&record));
+        self.note(stage, key, layers::cached_layer(&record));
         Some(record)
     }
 
     /// Keeps a step's result in the store and notes it for `--cache-to`.
-    pub(crate) fn remember(&self, key: &str, layer: Option<&LayerRef>) -> Result<(), BuildError> {
+    pub(crate) fn remember(
+        &self,
+        stage: usize,
+        key: &str,
+        layer: Option<&LayerRef>,
+    ) -> Result<(), BuildError> {
         layers::remember(self.store, key, layer)?;
-        self.note(key, layer.cloned());
+        self.note(stage, key, layer.cloned());
         Ok(())
     }
 
-    fn note(&self, key: &str, layer: Option<LayerRef>) {
-        self.remote.results.borrow_mut().push(StepResult {
-            stage: self.current_stage.get(),
-            key: key.to_string(),
-            layer,
-        });
+    fn note(&self, stage: usize, key: &str, layer: Option<LayerRef>) {
+        self.remote
+            .results
+            .lock()
+            .expect("results")
+            .push(StepResult {
+                stage,
+                key: key.to_string(),
+                layer,
+            });
     }
 
     fn remote_lookup(&self, key: &str) -> Option<CacheRecord> {
-        let mut sources = self.remote.sources.borrow_mut();
+        let mut sources = self.remote.sources.lock().expect("sources");
         for source in sources.iter_mut() {
             if let Source::Unprobed(reference) = source {
                 *source = self.probe(reference.clone());
@@ -269,7 +278,7 @@ pub(crate) fn export(
     target: usize,
     image: &mut Image,
 ) -> Result<(), BuildError> {
-    let results = b.remote.results.borrow();
+    let results = b.remote.results.lock().expect("results");
     let chain = target_chain(bases, target);
     let created = super::time::rfc3339(super::time::build_time(None));
     for export in exports {

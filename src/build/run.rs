@@ -114,7 +114,7 @@ fn created_by(argv: &[String], args: &[String]) -> String {
 }
 
 pub fn run(
-    b: &mut Build,
+    b: &Build,
     state: &mut StageState,
     run: &Run,
     handle: StepHandle,
@@ -161,7 +161,7 @@ pub fn run(
     );
     let history = created_by(&argv, &args);
     if !b.opts.no_cache {
-        if let Some(record) = b.cached(&state.key) {
+        if let Some(record) = b.cached(state.stage, &state.key) {
             state.image.layers.extend(layers::cached_layer(&record));
             state.history(history, record.layer.is_none());
             b.progress.cached(handle);
@@ -199,7 +199,7 @@ pub fn run(
             tail.push_back(line.to_string());
         }
     };
-    let outcome = sandbox::run(&spec, &mut on_output)?;
+    let outcome = sandbox::run_cancellable(&spec, &mut on_output, &b.cancel)?;
     if !outcome.status.success() {
         let log = b.progress.log_path(&handle);
         b.progress.failed(handle);
@@ -222,7 +222,7 @@ pub fn run(
     if root.base.is_none() && remove_stubs(&root.changed, &stubs) {
         let _ = b.store.commit_snapshot(&root.changed, &layer.diff_id.hex());
     }
-    b.remember(&state.key, Some(&layer))?;
+    b.remember(state.stage, &state.key, Some(&layer))?;
     state.history(history, false);
     state.image.layers.push(layer);
     b.progress.done(handle);

@@ -87,7 +87,7 @@ fn source_root(b: &Build, from: Option<&str>) -> Result<PathBuf, BuildError> {
         return Ok(b.context.root().to_path_buf());
     };
     if let Some(index) = b.plan.stage_index(from) {
-        let stage = b.stages[index].as_ref().ok_or_else(|| {
+        let stage = b.finished_stage(index).ok_or_else(|| {
             BuildError::Invalid(format!("--mount from={from}: stage has not been built"))
         })?;
         return flatten(b.store, &stage.image.layers);
@@ -276,7 +276,7 @@ fn seed_identity(b: &Build, seed: &Path) -> Result<String, BuildError> {
     }
     let ctx = Context::with_excludes(seed, PatternMatcher::default())?;
     let sources = [crate::context::ResolvedSource::root()];
-    Ok(ctx.digest(&sources, &mut b.stat_cache.borrow_mut())?)
+    Ok(ctx.digest(&sources, &mut b.stat_cache.lock().expect("stat cache"))?)
 }
 
 /// An empty cache directory with the mount's mode and owner.

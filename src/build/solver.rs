@@ -70,7 +70,7 @@ pub fn trigger_plan(plan: &BuildPlan, index: usize, trigger: &str) -> Result<Bui
 /// Stages a stage depends on: its base, every `COPY --from` /
 /// `RUN --mount=from=` that names a stage, and those of the ONBUILD triggers
 /// its base stage leaves for it.
-fn dependencies(plan: &BuildPlan, bases: &[Base], index: usize) -> Vec<usize> {
+pub(crate) fn dependencies(plan: &BuildPlan, bases: &[Base], index: usize) -> Vec<usize> {
     let mut deps = Vec::new();
     let mut triggered = Vec::new();
     if let Base::Stage(j) = bases[index] {

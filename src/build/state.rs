@@ -7,6 +7,8 @@ use sha2::{Digest as _, Sha256};
 
 #[derive(Debug, Clone)]
 pub struct StageState {
+    /// Index of the stage in the plan (a child stage gets its own).
+    pub stage: usize,
     pub image: Image,
     pub scope: Scope,
     /// Cache key of everything up to here (hex).

@@ -32,7 +32,7 @@ pub fn normalize_workdir(current: &str, path: &str) -> String {
 }
 
 pub fn run(
-    b: &mut Build,
+    b: &Build,
     state: &mut StageState,
     path: &str,
     handle: StepHandle,
@@ -48,7 +48,7 @@ pub fn run(
     let user = state.image.config.config.user.clone();
     state.key = chain_key(&state.key, &["WORKDIR", &dir, &user]);
     if !b.opts.no_cache {
-        if let Some(record) = b.cached(&state.key) {
+        if let Some(record) = b.cached(state.stage, &state.key) {
             state.history(format!("WORKDIR {dir}"), false);
             state.image.layers.extend(layers::cached_layer(&record));
             b.progress.cached(handle);
@@ -65,7 +65,7 @@ pub fn run(
     // directory exists already.
     let entries = missing_dirs(&view, Path::new(&dir), uid, gid, state.time);
     let layer = layers::commit(b.store, &entries, b.source_date_epoch)?;
-    b.remember(&state.key, Some(&layer))?;
+    b.remember(state.stage, &state.key, Some(&layer))?;
     state.history(format!("WORKDIR {dir}"), false);
     state.image.layers.push(layer);
     b.progress.done(handle);

@@ -331,6 +331,9 @@ pub struct BuildArgs {
     /// Push the image to the registry under each -t name
     #[arg(long)]
     pub push: bool,
+    /// Stages run at once (default: every stage whose dependencies are done)
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
     /// Read cached steps from type=registry,ref=REF or type=local,src=DIR (repeatable)
     #[arg(long = "cache-from")]
     pub cache_from: Vec<String>,

@@ -186,6 +186,9 @@ pub fn run(
             args.context.display()
         )));
     }
+    // Ctrl-C and SIGTERM stop the running steps and leave the store as it
+    // was (exit 130), instead of killing rbuild mid-write.
+    crate::sandbox::install_interrupt_handler();
     let source = find_dockerfile(args.file.as_deref(), &args.context)?;
     lint_ok(&source)?;
     let (_, plan) = parse_and_lower(&source)?;
@@ -264,6 +267,7 @@ pub fn run(
             .iter()
             .map(|c| CacheImport::parse(c).map_err(|e| Failure::usage(format!("error: {e}"))))
             .collect::<Result<_, _>>()?,
+        jobs: args.jobs.map(usize::from),
         cache_to: args
             .cache_to
             .iter()

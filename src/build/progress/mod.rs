@@ -21,7 +21,7 @@ use std::time::Instant;
 
 pub struct Progress {
     mode: ProgressMode,
-    next: usize,
+    next: AtomicUsize,
     began: Instant,
     tty: Option<tty::TtyDisplay>,
     ran: AtomicUsize,
@@ -42,7 +42,7 @@ impl Progress {
     pub fn new(mode: ProgressMode, logs: Option<&std::path::Path>) -> Self {
         Progress {
             mode,
-            next: 1,
+            next: AtomicUsize::new(1),
             began: Instant::now(),
             tty: (mode == ProgressMode::Tty).then(tty::TtyDisplay::new),
             ran: AtomicUsize::new(0),
@@ -80,9 +80,8 @@ impl Progress {
         self.tty.as_ref().expect("tty mode has a display")
     }
 
-    pub fn start(&mut self, label: &str) -> StepHandle {
-        let id = self.next;
-        self.next += 1;
+    pub fn start(&self, label: &str) -> StepHandle {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
         if let Some(logs) = &self.logs {
             logs.start(id, label);
         }
