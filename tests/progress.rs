@@ -78,9 +78,11 @@ fn rawjson_events_for_an_uncached_a_cached_and_a_failed_build() {
         r#"{"event":"step-start","name":"[1/3] FROM localhost/busybox:latest","step":1}"#,
         r#"{"event":"step-end","status":"cached","step":1}"#,
         r#"{"event":"step-start","name":"[2/3] RUN echo hello","step":2}"#,
+        r#"{"event":"step-miss","reason":"no earlier build of this step","step":2}"#,
         r#"{"event":"step-output","step":2,"text":"hello"}"#,
         r#"{"event":"step-end","status":"done","step":2}"#,
         r#"{"event":"step-start","name":"[3/3] COPY f /f","step":3}"#,
+        r#"{"event":"step-miss","reason":"no earlier build of this step","step":3}"#,
         r#"{"event":"step-end","status":"done","step":3}"#,
         r#"{"cached":1,"event":"build-end","ran":2,"steps":3}"#,
     ];
@@ -114,13 +116,14 @@ fn rawjson_events_for_an_uncached_a_cached_and_a_failed_build() {
     let (code, _, err) = build(&s, &failing, "rawjson");
     assert_eq!(code, Some(1));
     let mut lines = err.lines();
-    let json: Vec<&str> = lines.by_ref().take(5).collect();
+    let json: Vec<&str> = lines.by_ref().take(6).collect();
     assert_eq!(
         events(&json.join("\n")),
         [
             r#"{"event":"step-start","name":"[1/2] FROM localhost/busybox:latest","step":1}"#,
             r#"{"event":"step-end","status":"cached","step":1}"#,
             r#"{"event":"step-start","name":"[2/2] RUN echo oops && exit 3","step":2}"#,
+            r#"{"event":"step-miss","reason":"no earlier build of this step","step":2}"#,
             r#"{"event":"step-output","step":2,"text":"oops"}"#,
             r#"{"event":"step-end","status":"error","step":2}"#,
         ]
@@ -140,9 +143,11 @@ fn plain_lines_for_an_uncached_and_a_cached_build() {
             "#1 [1/3] FROM localhost/busybox:latest",
             "#1 CACHED",
             "#2 [2/3] RUN echo hello",
+            "#2 cache miss: no earlier build of this step",
             "#2 T hello",
             "#2 DONE T",
             "#3 [3/3] COPY f /f",
+            "#3 cache miss: no earlier build of this step",
             "#3 DONE T",
         ]
     );

@@ -4,6 +4,7 @@
 //! layer.
 
 use super::archive;
+use super::cache_key::StepInputs;
 use super::chmod::{parse_symbolic, ModeChange};
 use super::entry_plan::EntryPlan;
 use super::error::BuildError;
@@ -13,7 +14,7 @@ use super::layers;
 use super::progress::StepHandle;
 use super::rootfs::flatten;
 use super::rootfs::{resolve_owner, RootView};
-use super::state::{chain_key, StageState};
+use super::state::StageState;
 use super::workdir::normalize_workdir;
 use super::{Build, NamedContext};
 use crate::context::{Context, EntryKind as CtxKind, PatternMatcher, ResolvedSource};
@@ -85,33 +86,29 @@ pub fn run(
     let chown = copy.chown.as_deref().map(|c| state.expand(c)).transpose()?;
     let chmod = chmod_value(state, copy.chmod.as_ref())?;
     let content = content_digest(b, ctx, &items)?;
-    let local = reads_local_files(b, copy);
     let created_by = format!("{keyword} {}", describe_sources(copy, &dest_raw));
-    state.key = chain_key(
-        &state.key,
-        &[
-            keyword,
-            &copy.excludes.join("\n"),
-            &copy.parents.to_string(),
-            &dest,
-            &dest_hint_dir.to_string(),
-            chown.as_deref().unwrap_or(""),
-            &format!("{chmod:?}"),
-            &copy.link.to_string(),
-            &format!("{:?}", copy.unpack),
-            // Local files become root's; a stage's keep their owners.
-            &local.to_string(),
-            &content,
-        ],
-    );
-    if !b.opts.no_cache {
-        if let Some(record) = b.cached(state.stage, &state.key) {
-            state.image.layers.extend(layers::cached_layer(&record));
-            state.history(created_by, record.layer.is_none());
-            b.progress.cached(handle);
-            return Ok(());
-        }
+    let inputs = StepInputs::Copy {
+        instruction: keyword.to_string(),
+        dest: dest.clone(),
+        dest_is_dir: dest_hint_dir,
+        chown: chown.clone(),
+        chmod: chmod.as_ref().map(|c| format!("{c:?}")),
+        link: copy.link,
+        unpack: copy.unpack,
+        excludes: copy.excludes.clone(),
+        parents: copy.parents,
+        // Local files become root's; a stage's keep their owners.
+        local: reads_local_files(b, copy),
+        files: content.0.clone(),
+        other: content.1.clone(),
+    };
+    if let Some(record) = b.lookup_step(state, inputs, &handle) {
+        state.image.layers.extend(layers::cached_layer(&record));
+        state.history(created_by, record.layer.is_none());
+        b.progress.cached(handle);
+        return Ok(());
     }
+    let local = reads_local_files(b, copy);
     let view = RootView::new(b.store, &state.image.layers)?;
     let owner = chown
         .as_deref()
@@ -338,7 +335,11 @@ fn parents_pivot(pattern: &str) -> PathBuf {
 }
 
 /// The cache input: selected context content plus heredoc bodies.
-fn content_digest(b: &Build, ctx: &Context, items: &[Item]) -> Result<String, BuildError> {
+/// The cache inputs of the sources: each selected file's digest (path
+/// kept, so a miss can name it), and one digest for heredocs and downloads.
+type Contents = (Vec<(String, String)>, String);
+
+fn content_digest(b: &Build, ctx: &Context, items: &[Item]) -> Result<Contents, BuildError> {
     let sources: Vec<ResolvedSource> = items
         .iter()
         .filter_map(|i| match i {
@@ -346,11 +347,8 @@ fn content_digest(b: &Build, ctx: &Context, items: &[Item]) -> Result<String, Bu
             Item::Heredoc { .. } | Item::Url(_) => None,
         })
         .collect();
+    let files = ctx.entry_digests(&sources, &mut b.stat_cache.lock().expect("stat cache"))?;
     let mut h = Sha256::new();
-    h.update(
-        ctx.digest(&sources, &mut b.stat_cache.lock().expect("stat cache"))?
-            .as_bytes(),
-    );
     for item in items {
         match item {
             Item::Heredoc { name, content } => {
@@ -368,7 +366,7 @@ fn content_digest(b: &Build, ctx: &Context, items: &[Item]) -> Result<String, Bu
             Item::Context(..) => {}
         }
     }
-    Ok(hex::encode(h.finalize()))
+    Ok((files, hex::encode(h.finalize())))
 }
 
 fn rel(path: &Path) -> PathBuf {

@@ -3,6 +3,7 @@
 //! records live in the store.
 
 mod archive;
+mod cache_key;
 pub mod cache_spec;
 mod chmod;
 mod copy;
@@ -42,11 +43,6 @@ use solver::{needed_stages, resolve_bases, Base};
 use state::{chain_key, StageState};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
-
-/// Starts every cache key chain. Change it whenever a step's result for the
-/// same inputs changes (a fix in how COPY or RUN builds a layer), so records
-/// that older rbuild versions left in a store are never reused.
-const CACHE_SEMANTICS: &str = "rbuild-cache-2026-12-01";
 
 /// Everything a running build shares between stages.
 pub(crate) struct Build<'a> {
@@ -275,18 +271,16 @@ impl Build<'_> {
                     .map_err(|e| BuildError::Invalid(e.to_string()))?;
                 let layers: Vec<String> =
                     image.layers.iter().map(|l| l.diff_id.to_string()).collect();
-                let sde = format!("{:?}", self.source_date_epoch);
-                let key = chain_key(
-                    "",
-                    &[
-                        CACHE_SEMANTICS,
-                        "FROM",
-                        &String::from_utf8_lossy(&config),
-                        &layers.join(","),
-                        &platform.to_string(),
-                        &sde,
-                    ],
+                let base = chain_key(
+                    "base",
+                    &[&String::from_utf8_lossy(&config), &layers.join(",")],
                 );
+                let inputs = cache_key::StepInputs::From {
+                    base,
+                    platform: platform.to_string(),
+                    source_date_epoch: self.source_date_epoch,
+                };
+                let key = cache_key::StepKey::new("", inputs).digest();
                 (with_layer_history(image, self.time), key, Scope::default())
             }
         };
@@ -303,6 +297,7 @@ impl Build<'_> {
         self.progress.cached(handle);
         let mut state = StageState {
             stage: index,
+            slot: String::new(),
             image,
             scope,
             key,
@@ -358,6 +353,16 @@ impl Build<'_> {
         if self.cancel.load(Ordering::SeqCst) || crate::sandbox::interrupted() {
             return Err(BuildError::Cancelled);
         }
+        // Where this step's last inputs are kept, to explain a cache miss.
+        state.slot = cache_key::step_slot(
+            &self.opts.context_dir,
+            self.opts
+                .dockerfile_path
+                .as_deref()
+                .map_or("", |p| p.to_str().unwrap_or("")),
+            state.stage,
+            &format!("{}:{}", step.span.start.line, step.original),
+        );
         match &step.command {
             Command::Env(pairs) => metadata::env(state, pairs),
             Command::Label(pairs) => metadata::label(state, pairs),

@@ -52,6 +52,8 @@ pub struct BuildOptions {
     pub cache_to: Vec<super::cache_spec::CacheExport>,
     /// `--jobs`: stages running at once (`None`: every ready one).
     pub jobs: Option<usize>,
+    /// `--no-cache-filter`: stages (by name or index) built without the cache.
+    pub no_cache_filter: Vec<String>,
 }
 
 /// How RUN captures a step's changes.

@@ -2,6 +2,7 @@
 //! overlay's upper directory is the diff, written as the new layer and kept as
 //! that layer's snapshot (no re-unpacking for the next step).
 
+use super::cache_key::StepInputs;
 use super::diff::diff_dirs;
 use super::error::BuildError;
 use super::layers;
@@ -10,7 +11,7 @@ use super::rootfs::{flatten, RootView};
 use super::run_mounts::copy_tree;
 use super::run_mounts::{prepare_mounts, PreparedMounts};
 use super::run_user::resolve_run_user;
-use super::state::{chain_key, StageState};
+use super::state::StageState;
 use super::Build;
 use crate::image::config::DEFAULT_PATH;
 use crate::ir::{CommandLine, NetworkMode, Run};
@@ -142,31 +143,22 @@ pub fn run(
         .cloned()
         .collect();
     env.extend(mounts.env.iter().cloned());
-    state.key = chain_key(
-        &state.key,
-        &[
-            "RUN",
-            &argv.join("\0"),
-            &key_env.join("\0"),
-            &state.image.config.config.user,
-            &cwd,
-            &mounts.cache_key,
-            &format!("{network:?} {:?}", b.opts.add_hosts),
-            &run.heredocs
-                .iter()
-                .map(|h| h.content.as_str())
-                .collect::<Vec<_>>()
-                .join("\0"),
-        ],
-    );
+    let inputs = StepInputs::Run {
+        argv: argv.clone(),
+        env: key_env,
+        user: state.image.config.config.user.clone(),
+        workdir: cwd.clone(),
+        mounts: mounts.cache_key.clone(),
+        network: format!("{network:?}"),
+        hosts: b.opts.add_hosts.clone(),
+        heredocs: run.heredocs.iter().map(|h| h.content.clone()).collect(),
+    };
     let history = created_by(&argv, &args);
-    if !b.opts.no_cache {
-        if let Some(record) = b.cached(state.stage, &state.key) {
-            state.image.layers.extend(layers::cached_layer(&record));
-            state.history(history, record.layer.is_none());
-            b.progress.cached(handle);
-            return Ok(());
-        }
+    if let Some(record) = b.lookup_step(state, inputs, &handle) {
+        state.image.layers.extend(layers::cached_layer(&record));
+        state.history(history, record.layer.is_none());
+        b.progress.cached(handle);
+        return Ok(());
     }
     let temp = b.store.temp_dir()?;
     let root = prepare_root(b, state, &view, temp.path())?;

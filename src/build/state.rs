@@ -9,6 +9,8 @@ use sha2::{Digest as _, Sha256};
 pub struct StageState {
     /// Index of the stage in the plan (a child stage gets its own).
     pub stage: usize,
+    /// The running step's place, for its cache-miss explanation.
+    pub slot: String,
     pub image: Image,
     pub scope: Scope,
     /// Cache key of everything up to here (hex).

@@ -2,11 +2,12 @@
 //! holding the new directories, owned by the stage's USER as BuildKit does;
 //! empty when nothing was missing, as BuildKit's is).
 
+use super::cache_key::StepInputs;
 use super::error::BuildError;
 use super::layers;
 use super::progress::StepHandle;
 use super::rootfs::{existing_dir_entry, resolve_owner, RootView};
-use super::state::{chain_key, StageState};
+use super::state::StageState;
 use super::Build;
 use crate::layer::{EntryKind, LayerEntry};
 use std::path::{Component, Path, PathBuf};
@@ -46,14 +47,15 @@ pub fn run(
         return Ok(());
     }
     let user = state.image.config.config.user.clone();
-    state.key = chain_key(&state.key, &["WORKDIR", &dir, &user]);
-    if !b.opts.no_cache {
-        if let Some(record) = b.cached(state.stage, &state.key) {
-            state.history(format!("WORKDIR {dir}"), false);
-            state.image.layers.extend(layers::cached_layer(&record));
-            b.progress.cached(handle);
-            return Ok(());
-        }
+    let inputs = StepInputs::Workdir {
+        dir: dir.clone(),
+        user: user.clone(),
+    };
+    if let Some(record) = b.lookup_step(state, inputs, &handle) {
+        state.history(format!("WORKDIR {dir}"), false);
+        state.image.layers.extend(layers::cached_layer(&record));
+        b.progress.cached(handle);
+        return Ok(());
     }
     let view = RootView::new(b.store, &state.image.layers)?;
     let (uid, gid) = if user.is_empty() {

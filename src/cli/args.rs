@@ -331,6 +331,9 @@ pub struct BuildArgs {
     /// Push the image to the registry under each -t name
     #[arg(long)]
     pub push: bool,
+    /// Build these stages (names or indexes) without the cache (repeatable)
+    #[arg(long = "no-cache-filter")]
+    pub no_cache_filter: Vec<String>,
     /// Stages run at once (default: every stage whose dependencies are done)
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,

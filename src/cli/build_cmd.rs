@@ -268,6 +268,7 @@ pub fn run(
             .map(|c| CacheImport::parse(c).map_err(|e| Failure::usage(format!("error: {e}"))))
             .collect::<Result<_, _>>()?,
         jobs: args.jobs.map(usize::from),
+        no_cache_filter: args.no_cache_filter.clone(),
         cache_to: args
             .cache_to
             .iter()

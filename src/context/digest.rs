@@ -11,7 +11,7 @@ use super::walk::{ContextEntry, EntryKind};
 use super::Context;
 
 /// Bump when the encoding below changes, so old cache keys stop matching.
-const DOMAIN: &[u8] = b"rbuild-context-digest-v1";
+const DOMAIN: &[u8] = b"rbuild-context-digest-v2";
 
 impl Context {
     /// `sha256:<hex>` over the sources in the order given: for each, the
@@ -25,19 +25,42 @@ impl Context {
     ) -> Result<String, ContextError> {
         let mut h = Sha256::new();
         field(&mut h, DOMAIN);
-        for src in sources {
-            field(&mut h, b"source");
-            field(&mut h, src.rel.as_os_str().as_encoded_bytes());
-            field(&mut h, src.given.as_os_str().as_encoded_bytes());
-            let top = self.entry(&src.rel)?;
-            self.hash_entry(&mut h, &top, stat_cache)?;
-            if top.is_dir() {
-                for entry in self.entries(&src.rel)? {
-                    self.hash_entry(&mut h, &entry, stat_cache)?;
-                }
-            }
+        for (path, digest) in self.entry_digests(sources, stat_cache)? {
+            field(&mut h, path.as_bytes());
+            field(&mut h, digest.as_bytes());
         }
         Ok(format!("sha256:{}", hex::encode(h.finalize())))
+    }
+
+    /// Each selected entry's path (relative to the context) and digest, in
+    /// order; a source starts with a `source:` entry naming it. Cache keys
+    /// keep the list, so a miss can say which files changed.
+    pub fn entry_digests(
+        &self,
+        sources: &[ResolvedSource],
+        stat_cache: &mut StatCache,
+    ) -> Result<Vec<(String, String)>, ContextError> {
+        let mut out = Vec::new();
+        for src in sources {
+            let mut h = Sha256::new();
+            field(&mut h, src.rel.as_os_str().as_encoded_bytes());
+            field(&mut h, src.given.as_os_str().as_encoded_bytes());
+            let name = format!("source:{}", src.given.display());
+            out.push((name, hex::encode(h.finalize())));
+            let top = self.entry(&src.rel)?;
+            let below = if top.is_dir() {
+                self.entries(&src.rel)?
+            } else {
+                Vec::new()
+            };
+            for entry in std::iter::once(&top).chain(&below) {
+                let mut h = Sha256::new();
+                self.hash_entry(&mut h, entry, stat_cache)?;
+                let path = entry.rel.to_string_lossy().into_owned();
+                out.push((path, hex::encode(h.finalize())));
+            }
+        }
+        Ok(out)
     }
 
     fn hash_entry(

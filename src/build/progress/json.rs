@@ -5,6 +5,7 @@
 //! |---|---|
 //! | `step-start` | `step` (number), `name` (`[stage i/n] INSTRUCTION`) |
 //! | `step-output` | `step`, `text` (one line of the step's output) |
+//! | `step-miss` | `step`, `reason` (why the cache was not used) |
 //! | `step-end` | `step`, `status` (`done`, `cached`, `error`), `duration` |
 //! | `log` | `text` (registry transfers, cache notes) |
 //! | `build-end` | `steps`, `ran`, `cached`, `duration` |
@@ -34,6 +35,10 @@ pub fn end(time: f64, step: usize, status: &str, duration: f64) {
         "event": "step-end", "time": rounded(time), "step": step,
         "status": status, "duration": rounded(duration),
     }));
+}
+
+pub fn miss(time: f64, step: usize, reason: &str) {
+    emit(json!({"event": "step-miss", "time": rounded(time), "step": step, "reason": reason}));
 }
 
 pub fn log(time: f64, text: &str) {

@@ -110,6 +110,19 @@ impl Progress {
         }
     }
 
+    /// Why a step is not taken from the cache.
+    pub fn miss(&self, step: &StepHandle, reason: &str) {
+        if let Some(logs) = &self.logs {
+            logs.line(step.id, &format!("# cache miss: {reason}"));
+        }
+        match self.mode {
+            ProgressMode::Plain => plain(&format!("#{} cache miss: {reason}", step.id)),
+            ProgressMode::Tty => self.tty().output(step.id, &format!("cache miss: {reason}")),
+            ProgressMode::RawJson => json::miss(self.since_start(), step.id, reason),
+            ProgressMode::Quiet => {}
+        }
+    }
+
     pub fn cached(&self, step: StepHandle) {
         self.end_log(step.id);
         self.cached.fetch_add(1, Ordering::Relaxed);

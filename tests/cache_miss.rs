@@ -1,0 +1,122 @@
+//! What is rebuilt, and why (issue 9): editing one context file rebuilds
+//! only the COPY that selects it and what follows; touching a file or
+//! changing an ignored one rebuilds nothing; a build arg one stage uses
+//! rebuilds only that stage; each miss says why in `--progress plain`.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+#[path = "common/busybox_store.rs"]
+mod busybox_store;
+use busybox_store::{Setup, RBUILD};
+
+const DOCKERFILE: &str = "FROM localhost/busybox:latest AS other\n\
+                          ARG ONLY_OTHER=1\n\
+                          RUN echo $ONLY_OTHER > /other\n\
+                          FROM localhost/busybox:latest\n\
+                          COPY a.txt /a.txt\n\
+                          COPY b.txt /b.txt\n\
+                          RUN cat /a.txt /b.txt > /ab\n\
+                          COPY --from=other /other /other\n";
+
+/// Step instruction → `CACHED`, or `miss: <reason>`.
+fn outcomes(s: &Setup, ctx: &std::path::Path, extra: &[&str]) -> BTreeMap<String, String> {
+    let store = s.store();
+    let ctx = ctx.to_string_lossy().into_owned();
+    let mut args = vec!["build", "--root", &store, "--progress", "plain"];
+    args.extend_from_slice(extra);
+    args.push(&ctx);
+    let out = Command::new(RBUILD).args(&args).output().expect("rbuild");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let mut labels = BTreeMap::new();
+    let mut result = BTreeMap::new();
+    for line in err.lines() {
+        let Some((id, rest)) = line.split_once(' ') else {
+            continue;
+        };
+        if let Some(label) = rest.strip_prefix('[') {
+            let instruction = label.split_once("] ").map_or(label, |(_, i)| i);
+            labels.insert(id.to_string(), instruction.to_string());
+        } else if let Some(label) = labels.get(id) {
+            if rest == "CACHED" {
+                result.insert(label.clone(), "CACHED".to_string());
+            } else if let Some(reason) = rest.strip_prefix("cache miss: ") {
+                result.insert(label.clone(), format!("miss: {reason}"));
+            }
+        }
+    }
+    result.retain(|k, _| !k.starts_with("FROM"));
+    result
+}
+
+fn all_cached(o: &BTreeMap<String, String>) -> bool {
+    o.values().all(|v| v == "CACHED")
+}
+
+#[test]
+fn only_what_changed_is_rebuilt_and_each_miss_says_why() {
+    let Some(s) = Setup::new() else { return };
+    let ctx = s.dir.path().join("ctx-miss");
+    std::fs::create_dir_all(&ctx).expect("ctx");
+    std::fs::write(ctx.join("Dockerfile"), DOCKERFILE).expect("Dockerfile");
+    std::fs::write(ctx.join(".dockerignore"), "ignored.txt\n").expect("ignore");
+    for (name, text) in [("a.txt", "a\n"), ("b.txt", "b\n"), ("ignored.txt", "i\n")] {
+        std::fs::write(ctx.join(name), text).expect("file");
+    }
+    let first = outcomes(&s, &ctx, &[]);
+    assert!(first.values().all(|v| v.starts_with("miss:")), "{first:?}");
+
+    // mtime only, and an ignored file: nothing rebuilds.
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+    std::fs::File::options()
+        .write(true)
+        .open(ctx.join("a.txt"))
+        .and_then(|f| f.set_modified(later))
+        .expect("touch");
+    std::fs::write(ctx.join("ignored.txt"), "changed\n").expect("ignored");
+    let again = outcomes(&s, &ctx, &[]);
+    assert!(all_cached(&again), "{again:?}");
+
+    std::fs::write(ctx.join("b.txt"), "edited\n").expect("edit");
+    let edited = outcomes(&s, &ctx, &[]);
+    assert_eq!(edited["COPY a.txt /a.txt"], "CACHED");
+    assert_eq!(
+        edited["COPY b.txt /b.txt"],
+        "miss: files changed: b.txt (changed)"
+    );
+    assert_eq!(
+        edited["RUN cat /a.txt /b.txt > /ab"],
+        "miss: an earlier step was rebuilt"
+    );
+    assert_eq!(
+        edited["RUN echo $ONLY_OTHER > /other"], "CACHED",
+        "{edited:?}"
+    );
+
+    let arg = outcomes(&s, &ctx, &["--build-arg", "ONLY_OTHER=2"]);
+    assert_eq!(
+        arg["RUN echo $ONLY_OTHER > /other"],
+        "miss: build arg or env: ONLY_OTHER changed from \"1\" to \"2\""
+    );
+    assert_eq!(arg["COPY a.txt /a.txt"], "CACHED");
+    assert_eq!(arg["COPY b.txt /b.txt"], "CACHED");
+    assert_eq!(arg["RUN cat /a.txt /b.txt > /ab"], "CACHED");
+    assert_eq!(
+        arg["COPY --from=other /other /other"],
+        "miss: files changed: other (changed)"
+    );
+
+    let forced = outcomes(
+        &s,
+        &ctx,
+        &["--build-arg", "ONLY_OTHER=2", "--no-cache-filter", "other"],
+    );
+    assert_eq!(
+        forced["RUN echo $ONLY_OTHER > /other"],
+        "miss: --no-cache-filter"
+    );
+    assert_eq!(forced["COPY a.txt /a.txt"], "CACHED");
+    let all = outcomes(&s, &ctx, &["--build-arg", "ONLY_OTHER=2", "--no-cache"]);
+    assert!(all.values().all(|v| v == "miss: --no-cache"), "{all:?}");
+}
