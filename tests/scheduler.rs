@@ -68,3 +68,39 @@ fn jobs_1_runs_one_stage_at_a_time_and_a_failure_stops_the_build() {
     assert!(err.contains("waited alone"), "{err}");
     assert!(err.contains("exit code: 1"), "{err}");
 }
+
+/// Two concurrent stages using one cache id with `sharing`: what each saw.
+fn cache_sharing(s: &Setup, sharing: &str) -> (String, String) {
+    let mut text = String::new();
+    for me in ["a", "b"] {
+        text.push_str(&format!(
+            "FROM localhost/busybox:latest AS {me}\nARG NONCE\n\
+             RUN --mount=type=cache,id=share-{sharing},target=/c,sharing={sharing} \
+             touch /c/{me}-$NONCE && sleep 1.5 && ls /c > /seen\n"
+        ));
+    }
+    text.push_str(
+        "FROM localhost/busybox:latest\nCOPY --from=a /seen /a\nCOPY --from=b /seen /b\n",
+    );
+    let name = format!("sharing-{sharing}");
+    let nonce = format!("NONCE={}", std::process::id());
+    let (_, root) = s.build_context(&name, &text, &[], &["--build-arg", &nonce], true);
+    let read = |f: &str| std::fs::read_to_string(root.join(f)).expect("seen");
+    (read("a"), read("b"))
+}
+
+#[test]
+fn private_cache_mounts_give_a_concurrent_user_its_own_directory() {
+    let Some(s) = Setup::new() else { return };
+    let nonce = std::process::id().to_string();
+    let (a, b) = cache_sharing(&s, "shared");
+    assert!(
+        a.contains(&format!("b-{nonce}")) && b.contains(&format!("a-{nonce}")),
+        "shared: both stages see each other's files\n{a}\n{b}"
+    );
+    let (a, b) = cache_sharing(&s, "private");
+    assert!(
+        !a.contains(&format!("b-{nonce}")) && !b.contains(&format!("a-{nonce}")),
+        "private: neither sees the other's files\n{a}\n{b}"
+    );
+}

@@ -68,6 +68,11 @@ pub fn run(
     handle: StepHandle,
 ) -> Result<(), BuildError> {
     let keyword = if copy.add { "ADD" } else { "COPY" };
+    if copy.keep_git_dir {
+        return Err(BuildError::Unsupported {
+            what: "ADD --keep-git-dir (ADD of git repositories)".into(),
+        });
+    }
     let excludes = PatternMatcher::new(&copy.excludes)
         .map_err(|e| BuildError::Invalid(format!("invalid --exclude pattern: {e}")))?;
     let dest_raw = state.expand(&copy.dest)?;
@@ -109,11 +114,19 @@ pub fn run(
         return Ok(());
     }
     let local = reads_local_files(b, copy);
-    let view = RootView::new(b.store, &state.image.layers)?;
+    let base = RootView::new(b.store, &state.image.layers)?;
     let owner = chown
         .as_deref()
-        .map(|c| resolve_owner(Some(&view), c))
+        .map(|c| resolve_owner(Some(&base), c))
         .transpose()?;
+    // `--link`: the layer is made on its own, as if on an empty image: the
+    // destination's symlinks and parent directories below are not looked at
+    // (parents are made 0755), so the layer does not depend on what is below.
+    let view = if copy.link {
+        RootView::new(b.store, &[])?
+    } else {
+        base
+    };
     let attrs = Attrs {
         owner,
         chmod,
@@ -245,6 +258,11 @@ fn collect_items(
         match source {
             CopySource::Path(p) => {
                 let expanded = state.expand(p)?;
+                if fetch::is_git(&expanded) && copy.from.is_none() {
+                    return Err(BuildError::Unsupported {
+                        what: format!("ADD of a git repository ({expanded})"),
+                    });
+                }
                 if fetch::is_url(&expanded) && copy.from.is_none() {
                     if !copy.add {
                         return Err(BuildError::Invalid(format!(

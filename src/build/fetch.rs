@@ -17,6 +17,15 @@ use std::time::Duration;
 const UNNAMED: &str = "__unnamed__";
 
 /// Whether an ADD source is a URL rather than a context path.
+/// A git source as BuildKit recognises one: `git@`, `git://`, an `https://`
+/// URL ending in `.git` (with an optional `#ref[:subdir]`).
+pub fn is_git(source: &str) -> bool {
+    let without_fragment = source.split('#').next().unwrap_or(source);
+    source.starts_with("git@")
+        || source.starts_with("git://")
+        || (is_url(source) && without_fragment.ends_with(".git"))
+}
+
 pub fn is_url(source: &str) -> bool {
     source.starts_with("http://") || source.starts_with("https://")
 }

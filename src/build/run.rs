@@ -120,6 +120,11 @@ pub fn run(
     run: &Run,
     handle: StepHandle,
 ) -> Result<(), BuildError> {
+    if run.security == Some(crate::ir::Security::Insecure) {
+        return Err(BuildError::Unsupported {
+            what: "RUN --security=insecure (a step with every capability)".into(),
+        });
+    }
     let view = RootView::new(b.store, &state.image.layers)?;
     let user = resolve_run_user(&view, &state.image.config.config.user)?;
     let argv = argv(state, run);

@@ -62,10 +62,11 @@ pub fn prepare_mounts(
     };
     for (index, spec) in run.mounts.iter().enumerate() {
         let def = resolve(state, spec)?;
-        prepared.cache_key.push_str(&format!(
-            "{:?}|{:?}|{:?}|{:?}|{};",
-            def.kind, def.target, def.source, def.from, def.readonly
-        ));
+        // Every option of the mount is an input of the step (a cache id,
+        // its sharing, a secret's id; never a secret's value).
+        let typed = serde_json::to_string(&def).expect("mounts serialise");
+        prepared.cache_key.push_str(&typed);
+        prepared.cache_key.push(';');
         match def.kind {
             MountType::Bind => bind(b, state, &def, &mut prepared)?,
             MountType::Cache => cache(b, state, &def, &mut prepared)?,
@@ -247,18 +248,38 @@ fn cache(
         // Losing the race to another build is fine: its directory is used.
         let _ = std::fs::rename(&fresh, &dir);
     }
-    if def.sharing == Some(Sharing::Locked) {
-        // Locks live apart from the cache directories (a leading dot never
-        // starts an encoded id), one per id.
+    // `locked` waits for the other users of the id; `private` takes the
+    // shared directory only when no one else uses it, and otherwise a fresh
+    // one of its own for this step (BuildKit: a new mount when there are
+    // several writers). Locks live apart from the cache directories (a
+    // leading dot never starts an encoded id), one per id.
+    let mut source = dir;
+    if matches!(def.sharing, Some(Sharing::Locked | Sharing::Private)) {
         let locks = parent.join(".locks");
         std::fs::create_dir_all(&locks).map_err(BuildError::io(&locks))?;
         let lock_path = locks.join(&name);
         let file = std::fs::File::create(&lock_path).map_err(BuildError::io(&lock_path))?;
-        file.lock().map_err(BuildError::io(&lock_path))?;
-        prepared._locks.push(file);
+        let owned = if def.sharing == Some(Sharing::Locked) {
+            file.lock().map_err(BuildError::io(&lock_path))?;
+            true
+        } else {
+            file.try_lock().is_ok()
+        };
+        if owned {
+            prepared._locks.push(file);
+        } else {
+            let temp = b.store.temp_dir()?;
+            let own = temp.path().join("cache");
+            match &seed {
+                Some(seed) => copy_tree(seed, &own)?,
+                None => new_cache_dir(&own, def)?,
+            }
+            source = own;
+            prepared._temps.push(temp);
+        }
     }
     prepared.mounts.push(Mount {
-        source: dir,
+        source,
         target,
         kind: MountKind::Bind {
             readonly: def.readonly,

@@ -10,7 +10,7 @@ use crate::build::{
     self, BuildOptions, NamedContext, NetworkDefault, ProgressMode, SecretSource, Snapshotter,
 };
 use crate::dockerfile::{Position, Span};
-use crate::export::{self, Output};
+use crate::export::{self, LayerChoice, Output};
 use crate::image::Platform;
 use crate::layer::Compression;
 use crate::registry::Reference;
@@ -197,7 +197,7 @@ pub fn run(
     let outputs = args
         .output
         .iter()
-        .map(|o| Output::parse(o).map_err(|e| Failure::usage(format!("error: {e}"))))
+        .map(|o| Output::parse_with_layers(o).map_err(|e| Failure::usage(format!("error: {e}"))))
         .collect::<Result<Vec<_>, _>>()?;
     let push_names = push_targets(&args, &outputs)?;
     let platform = match &args.platform {
@@ -298,21 +298,29 @@ pub fn run(
     };
     let stored = export::store_image(&store, &image, &args.tags)
         .map_err(|e| Failure::build(render_error(&e)))?;
-    for output in &outputs {
-        export::export(&store, &image, output, &args.tags, compression)
+    for (output, layers) in &outputs {
+        let chosen = layers.compression.unwrap_or(compression);
+        export::export(&store, &image, output, &args.tags, chosen, layers.force)
             .map_err(|e| Failure::build(render_error(&e)))?;
     }
     // The manifest digest a registry has; else the store's.
     let mut image_digest = stored.manifest.digest;
     if !push_names.is_empty() {
         let client = crate::registry::Client::new(opts.registry.clone());
-        for name in &push_names {
-            image_digest =
-                super::registry_cmds::push_image(&client, &store, &image, name, compression)?;
+        for (name, layers) in &push_names {
+            let chosen = layers.compression.unwrap_or(compression);
+            image_digest = super::registry_cmds::push_image(
+                &client,
+                &store,
+                &image,
+                name,
+                chosen,
+                layers.force,
+            )?;
         }
     }
     if let Some(path) = &args.metadata_file {
-        let names: Vec<String> = push_names.iter().map(|r| r.to_string()).collect();
+        let names: Vec<String> = push_names.iter().map(|(r, _)| r.to_string()).collect();
         let names = if names.is_empty() {
             args.tags.clone()
         } else {
@@ -355,32 +363,43 @@ pub fn run(
 
 /// The references `--push` and `--output type=registry|image,push=true`
 /// push to, checked before the build starts.
-fn push_targets(args: &BuildArgs, outputs: &[Output]) -> Result<Vec<Reference>, Failure> {
-    let mut names: Vec<String> = Vec::new();
+fn push_targets(
+    args: &BuildArgs,
+    outputs: &[(Output, LayerChoice)],
+) -> Result<Vec<(Reference, LayerChoice)>, Failure> {
+    let mut names: Vec<(String, LayerChoice)> = Vec::new();
     if args.push {
-        names.extend(args.tags.iter().cloned());
+        names.extend(
+            args.tags
+                .iter()
+                .map(|t| (t.clone(), LayerChoice::default())),
+        );
     }
-    for output in outputs {
+    for (output, layers) in outputs {
         if let Output::Image { name, push: true } = output {
             match name {
-                Some(n) => names.push(n.clone()),
-                None => names.extend(args.tags.iter().cloned()),
+                Some(n) => names.push((n.clone(), *layers)),
+                None => names.extend(args.tags.iter().map(|t| (t.clone(), *layers))),
             }
         }
     }
     let wants_push = args.push
         || outputs
             .iter()
-            .any(|o| matches!(o, Output::Image { push: true, .. }));
+            .any(|(o, _)| matches!(o, Output::Image { push: true, .. }));
     if wants_push && names.is_empty() {
         return Err(Failure::usage(
             "error: pushing needs a name: give -t NAME or --output type=registry,name=NAME".into(),
         ));
     }
-    names.dedup();
+    names.dedup_by(|a, b| a.0 == b.0);
     names
         .iter()
-        .map(|n| Reference::parse(n).map_err(|e| Failure::usage(format!("error: {e}"))))
+        .map(|(n, layers)| {
+            Reference::parse(n)
+                .map(|r| (r, *layers))
+                .map_err(|e| Failure::usage(format!("error: {e}")))
+        })
         .collect()
 }
 
@@ -399,7 +418,7 @@ fn load_into_engine(
     let output = Output::Docker {
         dest: archive.clone(),
     };
-    export::export(store, image, &output, tags, compression)
+    export::export(store, image, &output, tags, compression, false)
         .map_err(|e| Failure::build(render_error(&e)))?;
     let docker_ok = std::process::Command::new("docker")
         .args(["info", "--format", "{{.ServerVersion}}"])

@@ -178,6 +178,7 @@ pub fn save(args: SaveArgs) -> Result<i32, Failure> {
         &output,
         std::slice::from_ref(&args.image),
         Compression::Gzip,
+        false,
     )
     .map_err(fail)?;
     Ok(0)

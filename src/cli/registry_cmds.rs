@@ -5,7 +5,7 @@ use super::args::{
 };
 use super::image_cmds::{fail, open_store};
 use super::Failure;
-use crate::export::prepare;
+use crate::export::prepare_forced;
 use crate::image::{load_image, Image, ImageSource, Platform};
 use crate::layer::Compression;
 use crate::registry::auth::Credential;
@@ -87,8 +87,9 @@ pub fn push_image(
     image: &Image,
     dest: &Reference,
     compression: Compression,
+    force: bool,
 ) -> Result<Digest, Failure> {
-    let prepared = prepare(store, image, compression).map_err(fail)?;
+    let prepared = prepare_forced(store, image, compression, force).map_err(fail)?;
     let digest =
         push::push(client, store, &prepared.manifest.digest, dest, &report_line).map_err(fail)?;
     println!("{dest}@{digest}");
@@ -111,7 +112,7 @@ pub fn push_cmd(args: PushArgs) -> Result<i32, Failure> {
         CompressionArg::Zstd => Compression::Zstd,
         CompressionArg::Uncompressed => Compression::None,
     };
-    let digest = push_image(&client, &store, &image, &dest, compression)?;
+    let digest = push_image(&client, &store, &image, &dest, compression, false)?;
     if let Some(path) = &args.digestfile {
         std::fs::write(path, digest.to_string())
             .map_err(|e| fail(format!("writing {}: {e}", path.display())))?;

@@ -5,7 +5,7 @@
 use super::error::{io_at, ExportError};
 use crate::image::import::{LAYER_GZIP, LAYER_TAR, LAYER_ZSTD, OCI_CONFIG, OCI_MANIFEST};
 use crate::image::{Image, LayerRef};
-use crate::layer::{compress_blob, Compression};
+use crate::layer::{compress_blob, decompressor, Compression};
 use crate::store::{Digest, Store};
 use serde_json::json;
 
@@ -37,25 +37,33 @@ pub struct Prepared {
 
 const COMPRESSED_NAMESPACE: &str = "compressed";
 
-/// The layer as exported with `compression`: base layers keep their blob;
-/// new (uncompressed) layers are compressed once and remembered.
+/// The layer as exported with `compression`: new (uncompressed) layers are
+/// compressed once and remembered; layers already compressed (from a base
+/// image) keep their blob unless `force` asks for `compression` anyway.
 fn export_layer(
     store: &Store,
     layer: &LayerRef,
     compression: Compression,
+    force: bool,
 ) -> Result<Blob, ExportError> {
     let stored = Blob {
         media_type: layer.media_type.clone(),
         digest: layer.blob,
         size: layer.size,
     };
-    if layer.media_type != LAYER_TAR || compression == Compression::None {
-        return Ok(stored);
-    }
     let media_type = match compression {
         Compression::Zstd => LAYER_ZSTD,
-        _ => LAYER_GZIP,
+        Compression::Gzip => LAYER_GZIP,
+        Compression::None => LAYER_TAR,
     };
+    let stored_compression = match layer.media_type.as_str() {
+        LAYER_TAR => Compression::None,
+        LAYER_ZSTD => Compression::Zstd,
+        _ => Compression::Gzip,
+    };
+    if layer.media_type == media_type || (stored_compression != Compression::None && !force) {
+        return Ok(stored);
+    }
     let key = format!("{}-{compression}", layer.diff_id.hex());
     if let Some(bytes) = store.record(COMPRESSED_NAMESPACE, &key)? {
         let text = String::from_utf8_lossy(&bytes);
@@ -70,7 +78,7 @@ fn export_layer(
             }
         }
     }
-    let source = store.open_blob(&layer.blob)?;
+    let source = decompressor(store.open_blob(&layer.blob)?, stored_compression)?;
     let mut writer = store.blob_writer()?;
     compress_blob(source, compression, &mut writer)?;
     let (digest, size) = writer.commit()?;
@@ -95,6 +103,16 @@ pub fn prepare(
     image: &Image,
     compression: Compression,
 ) -> Result<Prepared, ExportError> {
+    prepare_forced(store, image, compression, false)
+}
+
+/// [`prepare`], recompressing base layers too when `force` is set.
+pub fn prepare_forced(
+    store: &Store,
+    image: &Image,
+    compression: Compression,
+    force: bool,
+) -> Result<Prepared, ExportError> {
     let mut config = image.config.clone();
     config.rootfs.diff_ids = image.layers.iter().map(|l| l.diff_id.to_string()).collect();
     let config_bytes = json_bytes(&config, "the image config")?;
@@ -106,7 +124,7 @@ pub fn prepare(
     let layers = image
         .layers
         .iter()
-        .map(|l| export_layer(store, l, compression))
+        .map(|l| export_layer(store, l, compression, force))
         .collect::<Result<Vec<_>, _>>()?;
     let manifest = json!({
         "schemaVersion": 2,

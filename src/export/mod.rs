@@ -10,8 +10,8 @@ mod rootfs;
 mod spec;
 
 pub use error::ExportError;
-pub use manifest::{prepare, Prepared};
-pub use spec::Output;
+pub use manifest::{prepare, prepare_forced, Prepared};
+pub use spec::{LayerChoice, Output};
 
 use crate::image::{normalize_name, Image};
 use crate::layer::Compression;
@@ -24,10 +24,11 @@ pub fn export(
     output: &Output,
     tags: &[String],
     compression: Compression,
+    force: bool,
 ) -> Result<(), ExportError> {
     match output {
         Output::Oci { dest, tar } => {
-            let prepared = prepare(store, image, compression)?;
+            let prepared = prepare_forced(store, image, compression, force)?;
             let tag = tags.first().map(|t| normalize_name(t));
             if *tar {
                 oci::write_archive(store, &prepared, tag.as_deref(), dest)
@@ -36,7 +37,7 @@ pub fn export(
             }
         }
         Output::Docker { dest } => {
-            let prepared = prepare(store, image, compression)?;
+            let prepared = prepare_forced(store, image, compression, force)?;
             docker::write(store, &prepared, tags, dest)
         }
         Output::Local { dest } => rootfs::write_dir(store, image, dest),

@@ -3,6 +3,7 @@
 //! short form `DIR` (= `type=local,dest=DIR`).
 
 use super::error::ExportError;
+use crate::layer::Compression;
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,15 +22,31 @@ pub enum Output {
     Image { name: Option<String>, push: bool },
 }
 
+/// How an output's layers are compressed: `compression=` (else the build's
+/// `--compression`), and `force-compression=true` to recompress layers that
+/// are compressed another way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LayerChoice {
+    pub compression: Option<Compression>,
+    pub force: bool,
+}
+
 impl Output {
     pub fn parse(spec: &str) -> Result<Output, ExportError> {
+        Ok(Output::parse_with_layers(spec)?.0)
+    }
+
+    /// The output and its layer options. `oci-mediatypes=true` is what
+    /// rbuild writes anyway; `false` and `compression-level` are refused.
+    pub fn parse_with_layers(spec: &str) -> Result<(Output, LayerChoice), ExportError> {
         let bad = |reason: &str| ExportError::BadSpec {
             spec: spec.to_string(),
             reason: reason.to_string(),
         };
         if !spec.contains('=') {
-            return Ok(Output::Local { dest: spec.into() });
+            return Ok((Output::Local { dest: spec.into() }, LayerChoice::default()));
         }
+        let mut layers = LayerChoice::default();
         let mut kind = None;
         let mut dest = None;
         let mut tar = true;
@@ -45,13 +62,31 @@ impl Output {
                 "tar" => tar = v.parse().map_err(|_| bad("tar= takes true or false"))?,
                 "push" => push = Some(v.parse().map_err(|_| bad("push= takes true or false"))?),
                 "name" => name = Some(v.to_string()),
-                // Accepted for compatibility (layers follow --compression).
-                "compression" | "oci-mediatypes" | "force-compression" => {}
+                "compression" => {
+                    layers.compression = Some(match v {
+                        "gzip" => Compression::Gzip,
+                        "zstd" => Compression::Zstd,
+                        "uncompressed" => Compression::None,
+                        _ => return Err(bad("compression= takes gzip, zstd or uncompressed")),
+                    })
+                }
+                "force-compression" => {
+                    layers.force = v
+                        .parse()
+                        .map_err(|_| bad("force-compression= takes true or false"))?
+                }
+                "oci-mediatypes" if v == "true" => {}
+                "oci-mediatypes" => {
+                    return Err(bad(
+                        "rbuild writes OCI media types; oci-mediatypes=false is not supported",
+                    ))
+                }
+                "compression-level" => return Err(bad("compression-level is not supported yet")),
                 _ => return Err(bad(&format!("unknown key {k:?}"))),
             }
         }
         let dest = || dest.clone().ok_or_else(|| bad("dest= is required"));
-        match kind.as_deref() {
+        let output = match kind.as_deref() {
             Some("oci") => Ok(Output::Oci { dest: dest()?, tar }),
             Some("docker") => Ok(Output::Docker { dest: dest()? }),
             Some("local") => Ok(Output::Local { dest: dest()? }),
@@ -66,7 +101,15 @@ impl Output {
                 "unknown type {other:?} (oci, docker, local, tar, image, registry)"
             ))),
             None => Err(bad("type= is required")),
+        }?;
+        let compressed = matches!(
+            output,
+            Output::Oci { .. } | Output::Docker { .. } | Output::Image { .. }
+        );
+        if !compressed && layers != LayerChoice::default() {
+            return Err(bad("compression options apply to image outputs only"));
         }
+        Ok((output, layers))
     }
 }
 
