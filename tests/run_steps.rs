@@ -303,3 +303,42 @@ fn device_nodes_made_by_a_step_cannot_be_opened() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn a_build_right_after_one_killed_mid_run_succeeds() {
+    let Some(s) = Setup::new() else { return };
+    let busy = s.dir.path().join("ctx-busy");
+    std::fs::create_dir_all(&busy).expect("ctx");
+    std::fs::write(
+        busy.join("Dockerfile"),
+        "FROM localhost/busybox:latest\nRUN mkdir /d && cd /d && i=0 && while true; do echo $i > f$i; i=$((i+1)); done\n",
+    )
+    .expect("Dockerfile");
+    let store = s.store();
+    for round in 0..8u64 {
+        let mut child = Command::new(RBUILD)
+            .args([
+                "build",
+                "--root",
+                &store,
+                "--progress",
+                "quiet",
+                "--no-cache",
+            ])
+            .arg(&busy)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn");
+        // Spread the kills over the step: 0.1 s to 0.8 s in.
+        std::thread::sleep(std::time::Duration::from_millis(100 + round * 100));
+        child.kill().expect("SIGKILL");
+        child.wait().expect("wait");
+        let (out, _) = s.build(&format!("after-kill-{round}"), "RUN true\n", &[], false);
+        assert!(
+            out.status.success(),
+            "round {round}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
