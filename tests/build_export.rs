@@ -3,6 +3,8 @@
 //! digests re-verified, and (where installed) checked by skopeo, umoci and
 //! oci-image-tool.
 
+#[path = "common/skip.rs"]
+mod skip;
 use rbuild::layer::{
     unpack_layer, write_layer_compressed, Compression, EntryKind, FileSource, LayerEntry,
     UnpackOptions, WhiteoutMode, WriteOptions,
@@ -398,7 +400,7 @@ fn copy_and_metadata_image_matches_the_dockerfile_in_every_format() {
             String::from_utf8_lossy(&out.stderr)
         );
     } else {
-        eprintln!("SKIPPED: oci-image-tool not installed");
+        skip::skip("oci-image-tool not installed");
     }
     if have("skopeo") {
         let out = Command::new("skopeo")
@@ -414,7 +416,37 @@ fn copy_and_metadata_image_matches_the_dockerfile_in_every_format() {
         let cfg: Value = serde_json::from_slice(&out.stdout).expect("json");
         assert_eq!(cfg["config"]["User"], "app");
     } else {
-        eprintln!("SKIPPED: skopeo not installed");
+        skip::skip("skopeo not installed");
+    }
+    if have("umoci") {
+        // umoci re-verifies every digest while it unpacks the layout.
+        let bundle = layout_dir.with_extension("bundle");
+        let index: Value = serde_json::from_slice(
+            &std::fs::read(layout_dir.join("index.json")).expect("index.json"),
+        )
+        .expect("index JSON");
+        let tag = index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"]
+            .as_str()
+            .unwrap_or("latest")
+            .to_string();
+        let out = Command::new("umoci")
+            .args(["unpack", "--image"])
+            .arg(format!("{}:{tag}", layout_dir.display()))
+            .arg(&bundle)
+            .output()
+            .expect("umoci");
+        assert!(
+            out.status.success(),
+            "umoci: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            std::fs::read_to_string(bundle.join("rootfs/var/srv/app/top.txt"))
+                .expect("umoci rootfs"),
+            "top\n"
+        );
+    } else {
+        skip::skip("umoci not installed");
     }
 }
 
@@ -482,7 +514,7 @@ fn same_source_date_epoch_gives_identical_images() {
 #[test]
 fn docker_archive_loads_into_podman_with_its_config() {
     if !have("podman") {
-        eprintln!("SKIPPED: podman not installed");
+        skip::skip("podman not installed");
         return;
     }
     let work = tempfile::tempdir().expect("tempdir");
@@ -666,7 +698,7 @@ fn copy_keeps_hard_links_and_xattrs_from_the_context() {
             .expect("getfattr");
         assert_eq!(String::from_utf8_lossy(&got.stdout), "kept");
     } else {
-        eprintln!("SKIPPED: setfattr not installed; xattr part not checked");
+        skip::skip("setfattr not installed; xattr part not checked");
     }
 }
 

@@ -2,6 +2,8 @@
 //! kept byte for byte in `../shared/conformance/buildkit/shell/`. The file
 //! formats are described in that folder's README.
 
+#[path = "common/skip.rs"]
+mod skip;
 use std::path::PathBuf;
 
 use rbuild::shell::{EnvList, Lexer};
@@ -17,10 +19,10 @@ fn vector_file(name: &str) -> Option<String> {
     match std::fs::read(&path) {
         Ok(bytes) => Some(String::from_utf8(bytes).expect("vector file is UTF-8")),
         Err(err) => {
-            eprintln!(
-                "SKIPPED: BuildKit shell vectors not found at {} ({err}); conformance NOT checked",
+            skip::skip(&format!(
+                "BuildKit shell vectors not found at {} ({err}); conformance NOT checked",
                 path.display()
-            );
+            ));
             None
         }
     }

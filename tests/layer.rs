@@ -5,6 +5,8 @@
 //! as `../evil`) for the unpacker. Tests that need root (mknod, chown, trusted.* xattrs) print
 //! "SKIPPED: needs root" otherwise.
 
+#[path = "common/skip.rs"]
+mod skip;
 use std::fs;
 use std::io::Read;
 use std::path::Path;
@@ -19,7 +21,7 @@ use tempfile::TempDir;
 macro_rules! require_root {
     () => {
         if !is_root() {
-            println!("SKIPPED: needs root");
+            crate::skip::skip("needs root");
             return;
         }
     };

@@ -179,8 +179,7 @@ fn tty_mode_shows_running_steps_with_their_output_in_a_terminal() {
         .output()
         .is_ok_and(|o| o.status.success());
     if !has_tmux {
-        assert!(std::env::var_os("CI").is_none(), "tmux is missing");
-        eprintln!("SKIPPED: needs tmux (apt-get install tmux)");
+        busybox_store::skip("needs tmux (apt-get install tmux)");
         return;
     }
     let ctx = context(

@@ -8,6 +8,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+#[path = "common/skip.rs"]
+mod skip;
 #[path = "sandbox/support.rs"]
 mod support;
 

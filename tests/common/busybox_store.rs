@@ -8,6 +8,13 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// A test that cannot run here says so; in CI (`CI` set, every
+/// prerequisite installed by `.ci/run`) that is a failure.
+pub fn skip(why: &str) {
+    assert!(std::env::var_os("CI").is_none(), "cannot run in CI: {why}");
+    eprintln!("SKIPPED: {why}");
+}
+
 pub const RBUILD: &str = env!("CARGO_BIN_EXE_rbuild");
 
 pub struct Setup {
@@ -19,10 +26,7 @@ impl Setup {
     /// cannot run steps.
     pub fn new() -> Option<Setup> {
         if !rustix::process::geteuid().is_root() || !Path::new("/bin/busybox").exists() {
-            let why = "needs root and /bin/busybox (apt-get install busybox-static)";
-            // In CI (root, packages installed) a skip is a failure.
-            assert!(std::env::var_os("CI").is_none(), "{why}");
-            eprintln!("SKIPPED: {why}");
+            skip("needs root and /bin/busybox (apt-get install busybox-static)");
             return None;
         }
         let dir = tempfile::tempdir().expect("tempdir");

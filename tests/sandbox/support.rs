@@ -38,11 +38,11 @@ pub struct Image {
 impl Image {
     pub fn new() -> Option<Image> {
         if !rustix::process::geteuid().is_root() {
-            eprintln!("SKIPPED: the sandbox tests need root");
+            crate::skip::skip("the sandbox tests need root");
             return None;
         }
         let Some(busybox) = busybox() else {
-            eprintln!("SKIPPED: no busybox (apt-get install busybox-static)");
+            crate::skip::skip("no busybox (apt-get install busybox-static)");
             return None;
         };
         let dir = tempfile::tempdir().unwrap();
