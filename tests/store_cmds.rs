@@ -50,10 +50,14 @@ impl Env {
     /// returns the progress output.
     fn build(&self, name: &str) -> String {
         let ctx = self.work.join(format!("ctx-{name}"));
-        std::fs::create_dir_all(&ctx).expect("ctx");
-        std::fs::write(ctx.join(format!("{name}.txt")), format!("{name}\n")).expect("write");
-        let dockerfile = format!("FROM scratch\nCOPY {name}.txt /{name}.txt\n");
-        std::fs::write(ctx.join("Dockerfile"), dockerfile).expect("write");
+        // Written once: a rebuild must see the same files, mtimes included
+        // (COPY keeps them), or "rebuilt identically" depends on the clock.
+        if !ctx.exists() {
+            std::fs::create_dir_all(&ctx).expect("ctx");
+            std::fs::write(ctx.join(format!("{name}.txt")), format!("{name}\n")).expect("write");
+            let dockerfile = format!("FROM scratch\nCOPY {name}.txt /{name}.txt\n");
+            std::fs::write(ctx.join("Dockerfile"), dockerfile).expect("write");
+        }
         let tag = format!("localhost/{name}:1");
         let ctx = ctx.to_string_lossy().into_owned();
         let out = rbuild(&[
