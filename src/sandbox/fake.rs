@@ -68,6 +68,26 @@ impl RecordingSyscall {
     }
 }
 
+/// Mount flags as sorted words (`nodev,noexec,nosuid`), for assertions.
+fn flag_names(flags: MountFlags) -> String {
+    let known = [
+        (MountFlags::RDONLY, "ro"),
+        (MountFlags::NOSUID, "nosuid"),
+        (MountFlags::NODEV, "nodev"),
+        (MountFlags::NOEXEC, "noexec"),
+        (MountFlags::STRICTATIME, "strictatime"),
+        (MountFlags::RELATIME, "relatime"),
+        (MountFlags::NOATIME, "noatime"),
+    ];
+    let mut names: Vec<&str> = known
+        .iter()
+        .filter(|(f, _)| flags.contains(*f))
+        .map(|(_, n)| *n)
+        .collect();
+    names.sort_unstable();
+    names.join(",")
+}
+
 fn d(path: &Path) -> String {
     path.display().to_string()
 }
@@ -104,8 +124,10 @@ impl Syscall for RecordingSyscall {
         flags: MountFlags,
         data: &str,
     ) -> SysResult<()> {
-        let _ = flags;
-        self.record("mount", format!("{fstype} {} {data}", d(target)))
+        self.record(
+            "mount",
+            format!("{fstype} {} {data} [{}]", d(target), flag_names(flags)),
+        )
     }
 
     fn bind(&self, source: &Path, target: &Path) -> SysResult<()> {

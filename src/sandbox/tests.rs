@@ -409,3 +409,42 @@ fn exit_status_maps_signals_like_a_shell() {
     assert_eq!(killed.exit_code(), 137);
     assert!(!killed.success() && ExitStatusLike::Code(0).success());
 }
+
+#[test]
+fn every_mount_the_sandbox_makes_has_pinned_flags() {
+    let fake = image_root();
+    let plan = plan(&spec());
+    run_all(&fake, &plan);
+    let mounts: Vec<String> = fake
+        .entries()
+        .into_iter()
+        .filter(|e| e.starts_with("mount(") || e.starts_with("remount"))
+        .collect();
+    let flags_of = |prefix: &str| -> String {
+        let line = mounts
+            .iter()
+            .find(|m| m.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix:?} in {mounts:#?}"));
+        line[line.rfind('[').expect("flags") + 1..line.rfind(']').expect("flags")].to_string()
+    };
+    assert_eq!(flags_of("mount(proc /sb/root/proc"), "nodev,noexec,nosuid");
+    assert_eq!(
+        flags_of("mount(tmpfs /sb/root/dev "),
+        "nodev,nosuid,strictatime"
+    );
+    assert_eq!(flags_of("mount(devpts /sb/root/dev/pts"), "noexec,nosuid");
+    assert_eq!(
+        flags_of("mount(tmpfs /sb/root/dev/shm"),
+        "nodev,noexec,nosuid"
+    );
+    assert_eq!(
+        flags_of("mount(sysfs /sb/root/sys"),
+        "nodev,noexec,nosuid,ro"
+    );
+    // Every bind but the host devices is remounted nodev,nosuid (read-only
+    // here: the spec's cache mount is read-only, the /etc files always are).
+    for target in ["etc/hosts", "etc/resolv.conf", "etc/hostname", "cache"] {
+        let hardened = format!("remount_hardened_ro(/sb/root/{target})");
+        assert!(mounts.contains(&hardened), "{hardened} in {mounts:#?}");
+    }
+}
