@@ -194,7 +194,7 @@ fn workdir_under_a_tmpfs_mount_is_not_reported() {
     assert!(created.dirs.is_empty(), "{:?}", created.dirs);
     assert!(fake
         .entries()
-        .contains(&"mount(tmpfs /sb/root/app size=1048576)".to_string()));
+        .contains(&"mount(tmpfs /sb/root/app size=1048576 [nodev,nosuid])".to_string()));
 }
 
 #[test]
