@@ -54,6 +54,8 @@ pub struct BuildOptions {
     pub jobs: Option<usize>,
     /// `--no-cache-filter`: stages (by name or index) built without the cache.
     pub no_cache_filter: Vec<String>,
+    /// `--pids-limit`, `--memory`: what each RUN step may use.
+    pub limits: crate::sandbox::Limits,
 }
 
 /// How RUN captures a step's changes.

@@ -183,6 +183,7 @@ pub fn run(
         network,
         mounts: sandbox_mounts,
         stdin: None,
+        limits: b.opts.limits,
     };
     let started = std::time::Instant::now();
     let progress = &b.progress;

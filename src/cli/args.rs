@@ -132,6 +132,24 @@ pub struct PushArgs {
     pub compression: CompressionArg,
 }
 
+/// `512m`, `2g`, `1048576`: bytes.
+fn parse_bytes(text: &str) -> Result<u64, String> {
+    let lower = text.to_ascii_lowercase();
+    let (number, scale) = match lower.trim_end_matches('b').chars().last() {
+        Some('k') => (&lower[..lower.find('k').unwrap_or(0)], 1u64 << 10),
+        Some('m') => (&lower[..lower.find('m').unwrap_or(0)], 1 << 20),
+        Some('g') => (&lower[..lower.find('g').unwrap_or(0)], 1 << 30),
+        _ => (lower.as_str(), 1),
+    };
+    number
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+        .filter(|n| *n >= 4 << 20)
+        .ok_or_else(|| format!("{text:?}: give bytes (at least 4m), e.g. 512m or 2g"))
+}
+
 #[derive(Debug, Args)]
 pub struct LoginArgs {
     #[command(flatten)]
@@ -331,6 +349,12 @@ pub struct BuildArgs {
     /// Push the image to the registry under each -t name
     #[arg(long)]
     pub push: bool,
+    /// Processes a RUN step may run at once; a step that reaches it is stopped
+    #[arg(long = "pids-limit", default_value_t = 16384, value_parser = clap::value_parser!(u64).range(8..))]
+    pub pids_limit: u64,
+    /// Memory a RUN step may use, in bytes or with k, m, g (default: no limit)
+    #[arg(long, value_parser = parse_bytes)]
+    pub memory: Option<u64>,
     /// Build these stages (names or indexes) without the cache (repeatable)
     #[arg(long = "no-cache-filter")]
     pub no_cache_filter: Vec<String>,

@@ -269,6 +269,10 @@ pub fn run(
             .collect::<Result<_, _>>()?,
         jobs: args.jobs.map(usize::from),
         no_cache_filter: args.no_cache_filter.clone(),
+        limits: crate::sandbox::Limits {
+            pids: args.pids_limit,
+            memory: args.memory,
+        },
         cache_to: args
             .cache_to
             .iter()

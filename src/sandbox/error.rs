@@ -51,6 +51,11 @@ pub enum SandboxError {
     #[error("RUN step interrupted")]
     Interrupted,
 
+    /// The step tried to run more processes than its limit allows (a fork
+    /// bomb, or a build that needs `--pids-limit` raised); it was stopped.
+    #[error("the step reached its limit of {limit} processes and was stopped (raise it with --pids-limit)")]
+    LimitReached { limit: u64 },
+
     /// The step's pid 1 ended without reporting the command's status.
     #[error("sandbox init ended without a status ({detail})")]
     Lost { detail: String },

@@ -21,6 +21,7 @@
 //! [`syscall::Syscall`] trait; the unit tests drive them with a recording
 //! fake, like youki's `libcontainer/src/syscall/`.
 
+mod cgroup;
 mod error;
 mod linux;
 mod parent;
@@ -40,6 +41,7 @@ mod tests;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+pub use cgroup::Limits;
 pub use error::SandboxError;
 
 /// The root filesystem a step runs on.
@@ -105,6 +107,8 @@ pub struct RunSpec {
     pub mounts: Vec<Mount>,
     /// Bytes fed to the command's stdin; `None` gives `/dev/null`.
     pub stdin: Option<Vec<u8>>,
+    /// Processes and memory the step may use.
+    pub limits: Limits,
 }
 
 /// Which output stream a chunk came from.

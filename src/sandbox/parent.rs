@@ -10,6 +10,7 @@ use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::io::Errno;
 use rustix::pipe::{pipe_with, PipeFlags};
 
+use super::cgroup::StepCgroup;
 use super::plan::Plan;
 use super::process::{self, ChildFds};
 use super::report::{Decoder, Message};
@@ -132,15 +133,22 @@ pub(crate) fn run(
     let (stdout_r, stdout_w) = pipe()?;
     let (stderr_r, stderr_w) = pipe()?;
     let (report_r, report_w) = pipe()?;
-    let monitor = process::spawn(
-        &plan,
-        &ChildFds {
-            stdin: stdin_r.as_fd(),
-            stdout: stdout_w.as_fd(),
-            stderr: stderr_w.as_fd(),
-            report: report_w.as_fd(),
-        },
-    )?;
+    let cgroup = StepCgroup::create(&spec.limits)?;
+    let monitor = {
+        // The monitor, and so every process of the step, starts inside.
+        let _inside = cgroup.as_ref().map(StepCgroup::enter).transpose()?;
+        process::spawn(
+            &plan,
+            &ChildFds {
+                stdin: stdin_r.as_fd(),
+                stdout: stdout_w.as_fd(),
+                stderr: stderr_w.as_fd(),
+                report: report_w.as_fd(),
+            },
+        )?
+    };
+    let over_limit = || cgroup.as_ref().is_some_and(StepCgroup::reached_pids_limit);
+    let stop = || cancelled() || over_limit();
     let mut guard = Guard {
         monitor: Some(monitor),
         init_fd: None,
@@ -154,9 +162,14 @@ pub(crate) fn run(
         input: spec.stdin.as_deref().unwrap_or(&[]),
         reports: Reports::default(),
     };
-    pump.run(output, &cancelled, &mut guard)?;
+    pump.run(output, &stop, &mut guard)?;
     let monitor_status = guard.reap()?;
     drop(work);
+    if let Some(cgroup) = cgroup.as_ref().filter(|c| c.reached_pids_limit()) {
+        return Err(SandboxError::LimitReached {
+            limit: cgroup.pids_limit(),
+        });
+    }
     outcome(pump.reports, guard.killed, monitor_status)
 }
 

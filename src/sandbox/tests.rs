@@ -36,6 +36,7 @@ fn spec() -> RunSpec {
             kind: MountKind::Bind { readonly: true },
         }],
         stdin: None,
+        limits: Default::default(),
     }
 }
 

@@ -104,6 +104,7 @@ impl Image {
             network: Network::Host,
             mounts: vec![],
             stdin: None,
+            limits: Default::default(),
         }
     }
 
