@@ -5,13 +5,20 @@
 mod busybox_store;
 use busybox_store::Setup;
 
-/// Step cgroups whose rbuild process is gone (named `<pid>-<n>`).
-fn leftover_cgroups() -> Vec<String> {
+/// Step cgroups made before `since` whose rbuild process is gone (named
+/// `<pid>-<n>`); other tests kill builds meanwhile, so later ones may come
+/// and go.
+fn leftover_cgroups(since: std::time::SystemTime) -> Vec<String> {
     let dir = std::path::Path::new("/sys/fs/cgroup/pids/rbuild");
     std::fs::read_dir(dir)
         .map(|d| {
             d.flatten()
                 .filter(|e| e.path().is_dir())
+                .filter(|e| {
+                    e.metadata()
+                        .and_then(|m| m.modified())
+                        .is_ok_and(|t| t < since)
+                })
                 .map(|e| e.file_name().to_string_lossy().into_owned())
                 .filter(|n| {
                     let pid = n.split('-').next().unwrap_or("");
@@ -40,12 +47,21 @@ fn a_fork_bomb_fails_its_step_and_the_build() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("limit of 64 processes"), "{err}");
     assert!(started.elapsed().as_secs() < 25, "stopped, not left to run");
-    // The machine still forks, and the step left no cgroup behind.
+    // The machine still forks; the next step removes cgroups that killed
+    // builds left, and none is left from before it.
     assert!(std::process::Command::new("true")
         .status()
         .expect("fork")
         .success());
-    assert!(leftover_cgroups().is_empty(), "{:?}", leftover_cgroups());
+    let before_next = std::time::SystemTime::now();
+    let (out, _) = s.build("after-bomb", "RUN true\n", &[], false);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let left = leftover_cgroups(before_next);
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[test]

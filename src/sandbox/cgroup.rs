@@ -46,6 +46,24 @@ pub(crate) struct StepCgroup {
     pids_limit: u64,
 }
 
+/// Removes the step cgroups of rbuild processes that are gone (killed
+/// before they could remove them): named `<pid>-<n>`, empty once the
+/// step's processes died. One still in use is left alone (rmdir fails).
+fn clean_stale(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.split('-').next()) else {
+            continue;
+        };
+        if pid.parse::<u32>().is_ok() && !Path::new("/proc").join(pid).exists() {
+            let _ = fs::remove_dir(entry.path());
+        }
+    }
+}
+
 /// The calling thread's cgroup in the v1 hierarchy of `controller`.
 fn own_cgroup(root: &str, controller: &str) -> PathBuf {
     let text = fs::read_to_string("/proc/thread-self/cgroup").unwrap_or_default();
@@ -76,6 +94,8 @@ impl StepCgroup {
         if !Path::new(PIDS_ROOT).join("tasks").exists() {
             return Ok(None);
         }
+        clean_stale(&Path::new(PIDS_ROOT).join("rbuild"));
+        clean_stale(&own_cgroup(MEMORY_ROOT, "memory").join("rbuild"));
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let name = format!(
             "rbuild/{}-{}",
