@@ -137,9 +137,6 @@ impl Reference {
         if name.is_empty() {
             return Err(fail("the name is empty"));
         }
-        if name.len() > MAX_NAME {
-            return Err(fail("the name is longer than 255 characters"));
-        }
         let (registry, path) = match name.split_once('/') {
             Some((first, rest))
                 if first.contains(['.', ':'])
@@ -168,6 +165,12 @@ impl Reference {
         } else {
             path
         };
+        // Docker checks the length of the full name, defaults added.
+        if registry.len() + 1 + repository.len() > MAX_NAME {
+            return Err(fail(
+                "the full name (registry/repository) is longer than 255 characters",
+            ));
+        }
         let tag = if tag.is_none() && digest.is_none() {
             Some("latest".to_string())
         } else {
@@ -306,6 +309,12 @@ mod tests {
             assert!(Reference::parse(bad).is_err(), "{bad:?} should be refused");
         }
         assert!(Reference::parse("a__b/c-d/e---f.g").is_ok());
+        // Found by fuzzing: 244 characters, over 255 once `docker.io/library/`
+        // is added; Docker refuses it too, and so a parsed name prints back
+        // to one that parses.
+        let long = format!("{}-x", "y".repeat(242));
+        assert!(Reference::parse(&long).is_err());
+        assert!(Reference::parse(&"y".repeat(230)).is_ok());
         assert!(Reference::parse("[::1]:5000/app").is_ok());
     }
 }
