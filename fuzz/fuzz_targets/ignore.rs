@@ -1,7 +1,9 @@
 //! `.dockerignore` reading and matching on any text: the file's patterns,
-//! then (after a NUL) paths to match, one per line. Must never panic, and a
-//! path's verdict must not depend on the way it is asked (alone, or walking
-//! down from its parents).
+//! then (after a NUL) paths to match, one per line, asked alone and walking
+//! down from their parents. Must never panic. (The two answers may differ,
+//! as they do in BuildKit's patternmatcher: the walk skips an exception at a
+//! parent that nothing excluded yet. A first version of this target assumed
+//! they agree; fuzzing found that they need not.)
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -17,19 +19,15 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     for path in paths.lines().take(64) {
-        let alone = matcher.matches(path);
+        let _ = matcher.matches(path);
         let mut info = MatchInfo::default();
-        let mut walked = false;
         let mut so_far = String::new();
         for part in path.split('/').filter(|p| !p.is_empty()) {
             if !so_far.is_empty() {
                 so_far.push('/');
             }
             so_far.push_str(part);
-            (walked, info) = matcher.matches_using_parent(&so_far, &info);
-        }
-        if !path.split('/').any(|p| p.is_empty() || p == "." || p == "..") && !path.is_empty() {
-            assert_eq!(alone, walked, "{path:?} with {patterns:?}");
+            (_, info) = matcher.matches_using_parent(&so_far, &info);
         }
     }
 });
