@@ -28,6 +28,7 @@ pub mod cache;
 pub mod client;
 mod error;
 pub mod login;
+mod parallel;
 pub mod pull;
 pub mod push;
 pub mod reference;

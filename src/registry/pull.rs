@@ -24,8 +24,6 @@ pub const MANIFEST_TYPES: [&str; 4] = [
     DOCKER_MANIFEST,
 ];
 pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
-/// Layers downloading at once.
-const PARALLEL_BLOBS: usize = 4;
 /// Attempts at one blob download (each resuming where the last stopped).
 const BLOB_ATTEMPTS: u32 = 4;
 
@@ -190,8 +188,7 @@ fn digest_of(
         )
 }
 
-/// Fetches `blobs` with up to [`PARALLEL_BLOBS`] downloads at once; the
-/// first error stops the rest from starting.
+/// Fetches `blobs`, several at once.
 fn fetch_concurrently(
     client: &dyn Registry,
     store: &Store,
@@ -199,26 +196,9 @@ fn fetch_concurrently(
     blobs: &[(Digest, u64)],
     report: Report,
 ) -> Result<(), RegistryError> {
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let failed = std::sync::Mutex::new(None);
-    std::thread::scope(|s| {
-        for _ in 0..PARALLEL_BLOBS.min(blobs.len()) {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                if i >= blobs.len() || failed.lock().expect("failed").is_some() {
-                    return;
-                }
-                let (digest, size) = &blobs[i];
-                if let Err(e) = fetch_blob(client, store, reference, digest, *size, report) {
-                    failed.lock().expect("failed").get_or_insert(e);
-                }
-            });
-        }
-    });
-    match failed.into_inner().expect("failed") {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
+    super::parallel::for_each(blobs, |(digest, size)| {
+        fetch_blob(client, store, reference, digest, *size, report)
+    })
 }
 
 /// One blob into the store, verified; skipped when present.

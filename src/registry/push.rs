@@ -14,8 +14,6 @@ use super::reference::Reference;
 use crate::image::import::OCI_MANIFEST;
 use crate::store::{Digest, Store};
 
-/// Blobs uploading at once.
-const PARALLEL_BLOBS: usize = 4;
 /// Blobs larger than this are uploaded in chunks of this size.
 const CHUNK: u64 = 32 << 20;
 /// Record namespace: which repository of a registry last held a blob.
@@ -121,25 +119,9 @@ fn push_concurrently(
     blobs: &[Digest],
     report: super::pull::Report,
 ) -> Result<(), RegistryError> {
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let failed = std::sync::Mutex::new(None);
-    std::thread::scope(|s| {
-        for _ in 0..PARALLEL_BLOBS.min(blobs.len()) {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                if i >= blobs.len() || failed.lock().expect("failed").is_some() {
-                    return;
-                }
-                if let Err(e) = push_blob(client, store, dest, &blobs[i], report) {
-                    failed.lock().expect("failed").get_or_insert(e);
-                }
-            });
-        }
-    });
-    match failed.into_inner().expect("failed") {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
+    super::parallel::for_each(blobs, |digest| {
+        push_blob(client, store, dest, digest, report).map(|_| ())
+    })
 }
 
 /// One blob: skipped, mounted or uploaded.
