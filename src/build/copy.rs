@@ -85,12 +85,14 @@ pub fn run(
     let ctx = from.as_ref().unwrap_or(&b.context);
     // Temp dirs (downloads, unpacked archives) live until the layer is written.
     let mut temps = Vec::new();
-    let items = collect_items(b, ctx, state, copy, &mut temps)?;
     // Wildcards that match nothing copy nothing, as in BuildKit (a plain
-    // missing source failed in `collect_items`).
+    // missing source fails in `collect_items`).
+    let items = collect_items(b, ctx, state, copy, &mut temps)?;
     let chown = copy.chown.as_deref().map(|c| state.expand(c)).transpose()?;
     let chmod = chmod_value(state, copy.chmod.as_ref())?;
     let content = content_digest(b, ctx, &items)?;
+    // Local files become root's; a stage's keep their owners.
+    let local = reads_local_files(b, copy);
     let created_by = format!("{keyword} {}", describe_sources(copy, &dest_raw));
     let inputs = StepInputs::Copy {
         instruction: keyword.to_string(),
@@ -102,8 +104,7 @@ pub fn run(
         unpack: copy.unpack,
         excludes: copy.excludes.clone(),
         parents: copy.parents,
-        // Local files become root's; a stage's keep their owners.
-        local: reads_local_files(b, copy),
+        local,
         files: content.0.clone(),
         other: content.1.clone(),
     };
@@ -113,7 +114,6 @@ pub fn run(
         b.progress.cached(handle);
         return Ok(());
     }
-    let local = reads_local_files(b, copy);
     let base = RootView::new(b.store, &state.image.layers)?;
     let owner = chown
         .as_deref()
