@@ -3,7 +3,6 @@
 //! Modules are drawn like crates (see `../shared/DESIGN.md`): dependencies point
 //! downward only, and nothing imports `cli`.
 
-pub mod build;
 pub mod cli;
 pub mod context;
 pub mod dockerfile;
@@ -12,7 +11,11 @@ pub mod image;
 pub mod ir;
 pub mod layer;
 pub mod lint;
+pub mod pipeline;
 pub mod registry;
 pub mod sandbox;
 pub mod shell;
+pub mod snapshot;
+pub mod solver;
+pub mod steps;
 pub mod store;

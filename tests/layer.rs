@@ -12,10 +12,10 @@ use std::io::Read;
 use std::path::Path;
 
 use rbuild::layer::{
-    compress_blob, decompressor, detect_compression, entries_from_dir, write_layer,
-    write_layer_compressed, Compression, EntryKind, FileSource, LayerEntry, LayerError,
-    ScanOptions, WriteOptions,
+    compress_blob, decompressor, detect_compression, write_layer, write_layer_compressed,
+    Compression, EntryKind, FileSource, LayerEntry, LayerError, WriteOptions,
 };
+use rbuild::snapshot::{entries_from_dir, ScanOptions};
 use tempfile::TempDir;
 
 macro_rules! require_root {

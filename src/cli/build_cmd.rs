@@ -3,17 +3,17 @@
 use super::args::{BuildArgs, CompressionArg, Progress, SnapshotterArg};
 use super::diagnostics::parse_and_lower;
 use super::input::{find_dockerfile, DockerfileSource};
+use super::registry_cmds::report_line;
 use super::render::{Level, Report};
 use super::Failure;
-use crate::build::cache_spec::{CacheExport, CacheImport};
-use crate::build::{
-    self, BuildOptions, NamedContext, NetworkDefault, ProgressMode, SecretSource, Snapshotter,
-};
 use crate::dockerfile::{Position, Span};
-use crate::export::{self, LayerChoice, Output};
+use crate::export::{LayerChoice, Output};
 use crate::image::Platform;
 use crate::layer::Compression;
+use crate::pipeline::{self, Built, Delivery, PipelineError};
 use crate::registry::Reference;
+use crate::solver::cache_spec::{CacheExport, CacheImport};
+use crate::solver::{self, BuildOptions, NamedContext, NetworkDefault, ProgressMode, SecretSource};
 use crate::store::{default_root, Store};
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -115,28 +115,17 @@ fn ssh_agents(specs: &[String]) -> Result<BTreeMap<String, std::path::PathBuf>, 
     Ok(map)
 }
 
-/// The error and its causes, one `caused by:` line each.
-fn render_error(err: &dyn std::error::Error) -> String {
-    let mut text = format!("error: {err}\n");
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(&format!("  caused by: {cause}\n"));
-        source = cause.source();
-    }
-    text
-}
-
 /// A build error for people: the failing step's Dockerfile line as a
 /// snippet, the cause with its chain, and for a failed RUN its last output
 /// lines and where its whole output is kept.
-fn render_build_error(err: &build::BuildError, source: &DockerfileSource) -> String {
-    let build::BuildError::Step {
+fn render_build_error(err: &solver::BuildError, source: &DockerfileSource) -> String {
+    let solver::BuildError::Step {
         line,
         source: inner,
         ..
     } = err
     else {
-        return render_error(err);
+        return super::render::error_text(err);
     };
     let text = source.text();
     let width = text
@@ -149,7 +138,7 @@ fn render_build_error(err: &build::BuildError, source: &DockerfileSource) -> Str
         offset: 0,
     };
     let mut notes = Vec::new();
-    if let build::BuildError::RunFailed { tail, log, .. } = inner.as_ref() {
+    if let solver::BuildError::RunFailed { tail, log, .. } = inner.as_ref() {
         if !tail.is_empty() {
             let lines: Vec<String> = tail.iter().map(|l| format!("  | {l}")).collect();
             notes.push(format!("last lines of output:\n{}", lines.join("\n")));
@@ -158,12 +147,11 @@ fn render_build_error(err: &build::BuildError, source: &DockerfileSource) -> Str
             notes.push(format!("the step's whole output: {}", log.display()));
         }
     }
-    let mut message = inner.to_string();
-    let mut cause = std::error::Error::source(inner.as_ref());
-    while let Some(c) = cause {
-        message.push_str(&format!("\n  caused by: {c}"));
-        cause = c.source();
-    }
+    let message = format!(
+        "{inner}\n{}",
+        super::render::cause_lines(std::error::Error::source(inner.as_ref()))
+    );
+    let message = message.trim_end().to_string();
     Report {
         level: Level::Error,
         message,
@@ -256,9 +244,9 @@ pub fn run(
             })
             .collect::<Result<_, _>>()?,
         snapshotter: match args.snapshotter {
-            SnapshotterArg::Auto => Snapshotter::Auto,
-            SnapshotterArg::Overlay => Snapshotter::Overlay,
-            SnapshotterArg::Native => Snapshotter::Native,
+            SnapshotterArg::Auto => crate::snapshot::SnapshotterKind::Auto,
+            SnapshotterArg::Overlay => crate::snapshot::SnapshotterKind::Overlay,
+            SnapshotterArg::Native => crate::snapshot::SnapshotterKind::Native,
         },
         registry: super::registry_cmds::registry_config(&args.registry)?,
         pull: args.pull,
@@ -279,90 +267,76 @@ pub fn run(
             .map(|c| CacheExport::parse(c).map_err(|e| Failure::usage(format!("error: {e}"))))
             .collect::<Result<_, _>>()?,
     };
-    let root = args.root.clone().unwrap_or_else(default_root);
-    let store = Store::open(&root).map_err(|e| Failure::build(render_error(&e)))?;
-    let _lock = store
-        .lock_shared()
-        .map_err(|e| Failure::build(render_error(&e)))?;
-    let image = build::build(&store, &plan, &opts).map_err(|e| {
-        let code = if crate::sandbox::interrupted() {
-            130
-        } else {
-            1
-        };
-        Failure {
-            message: render_build_error(&e, &source),
-            code,
-        }
-    })?;
-    let compression = match args.compression {
-        CompressionArg::Gzip => Compression::Gzip,
-        CompressionArg::Zstd => Compression::Zstd,
-        CompressionArg::Uncompressed => Compression::None,
+    let delivery = Delivery {
+        tags: args.tags.clone(),
+        outputs,
+        pushes: push_names,
+        compression: match args.compression {
+            CompressionArg::Gzip => Compression::Gzip,
+            CompressionArg::Zstd => Compression::Zstd,
+            CompressionArg::Uncompressed => Compression::None,
+        },
+        load: args.load,
     };
-    let stored = export::store_image(&store, &image, &args.tags)
-        .map_err(|e| Failure::build(render_error(&e)))?;
-    for (output, layers) in &outputs {
-        let chosen = layers.compression.unwrap_or(compression);
-        export::export(&store, &image, output, &args.tags, chosen, layers.force)
-            .map_err(|e| Failure::build(render_error(&e)))?;
+    let root = args.root.clone().unwrap_or_else(default_root);
+    let store = Store::open(&root).map_err(Failure::error)?;
+    let _lock = store.lock_shared().map_err(Failure::error)?;
+    let built = pipeline::build_and_export(&store, &plan, &opts, &delivery, &report_line)
+        .map_err(|e| build_failure(&e, &source))?;
+    for pushed in &built.pushed {
+        println!("{pushed}");
     }
-    // The manifest digest a registry has; else the store's.
-    let mut image_digest = stored.manifest.digest;
-    if !push_names.is_empty() {
-        let client = crate::registry::Client::new(opts.registry.clone());
-        for (name, layers) in &push_names {
-            let chosen = layers.compression.unwrap_or(compression);
-            image_digest = super::registry_cmds::push_image(
-                &client,
-                &store,
-                &image,
-                name,
-                chosen,
-                layers.force,
-            )?;
-        }
-    }
-    if let Some(path) = &args.metadata_file {
-        let names: Vec<String> = push_names.iter().map(|(r, _)| r.to_string()).collect();
-        let names = if names.is_empty() {
-            args.tags.clone()
-        } else {
-            names
-        };
-        let metadata = serde_json::json!({
-            "containerimage.config.digest": stored.config.digest.to_string(),
-            "containerimage.digest": image_digest.to_string(),
-            "image.name": names.join(","),
-        });
-        let text = serde_json::to_string_pretty(&metadata).expect("JSON values serialise");
-        std::fs::write(path, text + "\n")
-            .map_err(|e| Failure::build(format!("error: writing {}: {e}", path.display())))?;
-    }
-    if args.load {
-        load_into_engine(&store, &image, &args.tags, compression)?;
-    }
-    if let Some(path) = &args.iidfile {
-        std::fs::write(path, stored.config.digest.to_string())
-            .map_err(|e| Failure::build(format!("error: writing {}: {e}", path.display())))?;
-    }
-    let bytes: u64 = image.layers.iter().map(|l| l.size).sum();
+    write_result_files(&args, &built, &delivery)?;
+    let id = &built.config_digest;
     match opts.progress {
         // As `docker build -q`: only the image ID, on standard output.
-        ProgressMode::Quiet => println!("{}", stored.config.digest),
+        ProgressMode::Quiet => println!("{id}"),
         ProgressMode::RawJson => eprintln!(
             "{}",
-            serde_json::json!({
-                "event": "image", "id": stored.config.digest.to_string(), "size": bytes,
-            })
+            serde_json::json!({ "event": "image", "id": id.to_string(), "size": built.size() })
         ),
-        ProgressMode::Plain | ProgressMode::Tty => eprintln!(
-            "image {} built ({:.1} MB)",
-            stored.config.digest,
-            bytes as f64 / 1e6
-        ),
+        ProgressMode::Plain | ProgressMode::Tty => {
+            eprintln!("image {id} built ({:.1} MB)", built.size() as f64 / 1e6)
+        }
     }
     Ok(0)
+}
+
+/// A failed build for people: a failing step with its Dockerfile line;
+/// exit 130 when interrupted.
+fn build_failure(err: &PipelineError, source: &DockerfileSource) -> Failure {
+    let message = match err {
+        PipelineError::Build(e) => render_build_error(e, source),
+        other => super::render::error_text(other),
+    };
+    let code = if crate::sandbox::interrupted() {
+        130
+    } else {
+        1
+    };
+    Failure { message, code }
+}
+
+/// `--metadata-file` and `--iidfile`.
+fn write_result_files(args: &BuildArgs, built: &Built, delivery: &Delivery) -> Result<(), Failure> {
+    let write = |path: &std::path::Path, text: String| {
+        std::fs::write(path, text)
+            .map_err(|e| Failure::message(format!("writing {}: {e}", path.display())))
+    };
+    if let Some(path) = &args.metadata_file {
+        let names: Vec<String> = if delivery.pushes.is_empty() {
+            args.tags.clone()
+        } else {
+            delivery.pushes.iter().map(|(r, _)| r.to_string()).collect()
+        };
+        let text =
+            serde_json::to_string_pretty(&built.metadata(&names)).expect("JSON values serialise");
+        write(path, text + "\n")?;
+    }
+    if let Some(path) = &args.iidfile {
+        write(path, built.config_digest.to_string())?;
+    }
+    Ok(())
 }
 
 /// The references `--push` and `--output type=registry|image,push=true`
@@ -405,40 +379,4 @@ fn push_targets(
                 .map_err(|e| Failure::usage(format!("error: {e}")))
         })
         .collect()
-}
-
-/// `--load`: a docker-archive handed to `docker load`, or to `podman load`
-/// when no docker daemon answers.
-fn load_into_engine(
-    store: &Store,
-    image: &crate::image::Image,
-    tags: &[String],
-    compression: Compression,
-) -> Result<(), Failure> {
-    let temp = store
-        .temp_dir()
-        .map_err(|e| Failure::build(render_error(&e)))?;
-    let archive = temp.path().join("image.docker.tar");
-    let output = Output::Docker {
-        dest: archive.clone(),
-    };
-    export::export(store, image, &output, tags, compression, false)
-        .map_err(|e| Failure::build(render_error(&e)))?;
-    let docker_ok = std::process::Command::new("docker")
-        .args(["info", "--format", "{{.ServerVersion}}"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    let engine = if docker_ok { "docker" } else { "podman" };
-    let status = std::process::Command::new(engine)
-        .arg("load")
-        .arg("-i")
-        .arg(&archive)
-        .status()
-        .map_err(|e| Failure::build(format!("error: --load: running {engine}: {e}")))?;
-    if !status.success() {
-        return Err(Failure::build(format!(
-            "error: --load: {engine} load failed ({status})"
-        )));
-    }
-    Ok(())
 }

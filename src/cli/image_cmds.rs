@@ -6,22 +6,13 @@ use super::args::{
 };
 use super::Failure;
 use crate::export::{export, store_image, Output};
-use crate::image::import::{layer_media_type, LayerRef};
-use crate::image::{
-    load_image, normalize_name, History, Image, ImageConfig, ImageSource, Platform,
-};
-use crate::layer::{decompressor, detect_compression, Compression};
-use crate::store::{default_root, Digest, Hasher, Store};
+use crate::image::{load_image, normalize_name, Image, ImageSource, Platform};
+use crate::layer::Compression;
+use crate::store::{default_root, Digest, Store};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read};
-use std::path::Path;
-
-pub(super) fn fail(e: impl std::fmt::Display) -> Failure {
-    Failure::build(format!("error: {e}"))
-}
 
 pub(super) fn open_store(args: &StoreArgs) -> Result<Store, Failure> {
-    Store::open(&args.root.clone().unwrap_or_else(default_root)).map_err(fail)
+    Store::open(&args.root.clone().unwrap_or_else(default_root)).map_err(Failure::error)
 }
 
 fn load_named(store: &Store, name: &str) -> Result<Image, Failure> {
@@ -30,12 +21,12 @@ fn load_named(store: &Store, name: &str) -> Result<Image, Failure> {
         &ImageSource::Named(name.to_string()),
         &Platform::host(),
     )
-    .map_err(fail)
+    .map_err(Failure::error)
 }
 
 fn read_json(store: &Store, digest: &Digest) -> Result<Value, Failure> {
-    let bytes = store.read_blob(digest).map_err(fail)?;
-    serde_json::from_slice(&bytes).map_err(|e| fail(format!("blob {digest}: {e}")))
+    let bytes = store.read_blob(digest).map_err(Failure::error)?;
+    serde_json::from_slice(&bytes).map_err(|e| Failure::message(format!("blob {digest}: {e}")))
 }
 
 /// `docker.io/library/busybox:latest` → (`busybox`, `latest`).
@@ -56,13 +47,13 @@ pub fn images(args: StoreArgs) -> Result<i32, Failure> {
         "{:<40} {:<16} {:<14} {:<22} SIZE",
         "REPOSITORY", "TAG", "IMAGE ID", "CREATED"
     );
-    for (reference, manifest_digest) in store.tags().map_err(fail)? {
+    for (reference, manifest_digest) in store.tags().map_err(Failure::error)? {
         let manifest = read_json(&store, &manifest_digest)?;
         let config_digest: Digest = manifest["config"]["digest"]
             .as_str()
             .unwrap_or("")
             .parse()
-            .map_err(fail)?;
+            .map_err(Failure::error)?;
         let config = read_json(&store, &config_digest)?;
         let size: u64 = manifest["layers"]
             .as_array()
@@ -100,7 +91,7 @@ fn human(bytes: u64) -> String {
 /// `inspect --layers`: a table per image and what slimming would save.
 fn layer_report(store: &Store, name: &str) -> Result<(), Failure> {
     let image = load_named(store, name)?;
-    let costs = crate::image::layer_report::layer_costs(store, &image).map_err(fail)?;
+    let costs = crate::image::layer_report::layer_costs(store, &image).map_err(Failure::error)?;
     println!("{name}");
     println!("{:<6} {:>10} {:>10}  CREATED BY", "LAYER", "SIZE", "WASTED");
     for (i, cost) in costs.iter().enumerate() {
@@ -141,8 +132,8 @@ pub fn inspect(args: InspectArgs) -> Result<i32, Failure> {
         let reference = normalize_name(name);
         let manifest = store
             .tag(&reference)
-            .map_err(fail)?
-            .ok_or_else(|| fail(format!("no such image: {name}")))?;
+            .map_err(Failure::error)?
+            .ok_or_else(|| Failure::message(format!("no such image: {name}")))?;
         let image = load_named(&store, name)?;
         out.push(json!({
             "Name": reference,
@@ -156,7 +147,10 @@ pub fn inspect(args: InspectArgs) -> Result<i32, Failure> {
             "History": image.config.history,
         }));
     }
-    println!("{}", serde_json::to_string_pretty(&out).map_err(fail)?);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&out).map_err(Failure::error)?
+    );
     Ok(0)
 }
 
@@ -180,57 +174,13 @@ pub fn save(args: SaveArgs) -> Result<i32, Failure> {
         Compression::Gzip,
         false,
     )
-    .map_err(fail)?;
+    .map_err(Failure::error)?;
     Ok(0)
-}
-
-/// Names an archive carries: docker `RepoTags`, else OCI index annotations.
-fn archive_names(path: &Path) -> Result<(bool, Vec<String>), Failure> {
-    let file = std::fs::File::open(path).map_err(|e| fail(format!("{}: {e}", path.display())))?;
-    let mut archive = tar::Archive::new(file);
-    let (mut docker, mut names, mut oci_names) = (false, Vec::new(), Vec::new());
-    for entry in archive
-        .entries()
-        .map_err(|e| fail(format!("{}: {e}", path.display())))?
-    {
-        let mut entry = entry.map_err(|e| fail(format!("{}: {e}", path.display())))?;
-        let name = entry
-            .path()
-            .map(|p| p.to_string_lossy().trim_start_matches("./").to_string())
-            .unwrap_or_default();
-        if name != "manifest.json" && name != "index.json" {
-            continue;
-        }
-        let mut bytes = Vec::new();
-        entry
-            .read_to_end(&mut bytes)
-            .map_err(|e| fail(format!("{}: {e}", path.display())))?;
-        let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        if name == "manifest.json" {
-            docker = true;
-            names.extend(
-                value[0]["RepoTags"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|t| t.as_str().map(str::to_string)),
-            );
-        } else {
-            let annotation = &value["manifests"][0]["annotations"];
-            if let Some(n) = annotation["io.containerd.image.name"].as_str() {
-                oci_names.push(n.to_string());
-            }
-        }
-    }
-    if !docker {
-        names = oci_names;
-    }
-    Ok((docker, names))
 }
 
 pub fn load(args: LoadArgs) -> Result<i32, Failure> {
     let store = open_store(&args.store)?;
-    let (docker, names) = archive_names(&args.input)?;
+    let (docker, names) = crate::image::archive_names(&args.input).map_err(Failure::error)?;
     let source = if docker {
         ImageSource::DockerArchive {
             path: args.input.clone(),
@@ -241,8 +191,8 @@ pub fn load(args: LoadArgs) -> Result<i32, Failure> {
             tag: None,
         }
     };
-    let image = load_image(&store, &source, &Platform::host()).map_err(fail)?;
-    let prepared = store_image(&store, &image, &names).map_err(fail)?;
+    let image = load_image(&store, &source, &Platform::host()).map_err(Failure::error)?;
+    let prepared = store_image(&store, &image, &names).map_err(Failure::error)?;
     for name in &names {
         println!("Loaded image: {name}");
     }
@@ -255,48 +205,11 @@ pub fn load(args: LoadArgs) -> Result<i32, Failure> {
 /// One layer from a root filesystem tarball, like `docker import`.
 pub fn import(args: ImportArgs) -> Result<i32, Failure> {
     let store = open_store(&args.store)?;
-    let path = &args.tarball;
-    let io = |e: std::io::Error| fail(format!("{}: {e}", path.display()));
-    let mut writer = store.blob_writer().map_err(fail)?;
-    std::io::copy(&mut std::fs::File::open(path).map_err(io)?, &mut writer).map_err(io)?;
-    let (blob, size) = writer.commit().map_err(fail)?;
-    let mut reader = BufReader::new(store.open_blob(&blob).map_err(fail)?);
-    let head = reader.fill_buf().map_err(io)?.to_vec();
-    let mut tar = decompressor(reader, detect_compression(&head)).map_err(fail)?;
-    let mut hasher = Hasher::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = tar.read(&mut buf).map_err(io)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    let platform = Platform::host();
-    let now = crate::build::time::rfc3339(crate::build::time::build_time(None));
-    let mut config = ImageConfig {
-        architecture: platform.architecture.clone(),
-        os: platform.os.clone(),
-        created: Some(now.clone()),
-        ..ImageConfig::default()
-    };
-    config.history.push(History {
-        created: Some(now),
-        comment: Some(format!("Imported from {}", path.display())),
-        ..History::default()
-    });
-    let image = Image {
-        config,
-        layers: vec![LayerRef {
-            diff_id: hasher.finish(),
-            blob,
-            media_type: layer_media_type(&head).to_string(),
-            size,
-        }],
-        manifest: None,
-    };
-    let prepared =
-        store_image(&store, &image, std::slice::from_ref(&args.reference)).map_err(fail)?;
+    let now = crate::solver::time::rfc3339(crate::solver::time::build_time(None));
+    let image = crate::image::import_rootfs(&store, &args.tarball, &Platform::host(), &now)
+        .map_err(Failure::error)?;
+    let prepared = store_image(&store, &image, std::slice::from_ref(&args.reference))
+        .map_err(Failure::error)?;
     println!("{}", prepared.config.digest);
     Ok(0)
 }
@@ -305,11 +218,11 @@ pub fn tag(args: TagArgs) -> Result<i32, Failure> {
     let store = open_store(&args.store)?;
     let manifest = store
         .tag(&normalize_name(&args.source))
-        .map_err(fail)?
-        .ok_or_else(|| fail(format!("no such image: {}", args.source)))?;
+        .map_err(Failure::error)?
+        .ok_or_else(|| Failure::message(format!("no such image: {}", args.source)))?;
     store
         .set_tag(&normalize_name(&args.target), &manifest)
-        .map_err(fail)?;
+        .map_err(Failure::error)?;
     Ok(0)
 }
 
@@ -318,7 +231,10 @@ pub fn rmi(args: RmiArgs) -> Result<i32, Failure> {
     let store = open_store(&args.store)?;
     let mut status = 0;
     for name in &args.images {
-        if store.remove_tag(&normalize_name(name)).map_err(fail)? {
+        if store
+            .remove_tag(&normalize_name(name))
+            .map_err(Failure::error)?
+        {
             println!("Untagged: {name}");
         } else {
             eprintln!("error: no such image: {name}");

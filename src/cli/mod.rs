@@ -32,6 +32,17 @@ impl Failure {
     pub fn build(message: String) -> Self {
         Failure { message, code: 1 }
     }
+
+    /// A library error, rendered the one way every command renders them
+    /// ([`render::error_text`]): exit 1.
+    pub fn error(err: impl std::error::Error) -> Self {
+        Failure::build(render::error_text(&err))
+    }
+
+    /// A failure described in words (`error: ...`): exit 1.
+    pub fn message(text: impl std::fmt::Display) -> Self {
+        Failure::build(format!("error: {text}"))
+    }
 }
 
 /// Runs the command line and returns the process exit status.

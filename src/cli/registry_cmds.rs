@@ -3,14 +3,12 @@
 use super::args::{
     CachePruneArgs, CompressionArg, LoginArgs, LogoutArgs, PullArgs, PushArgs, RegistryArgs,
 };
-use super::image_cmds::{fail, open_store};
+use super::image_cmds::open_store;
 use super::Failure;
-use crate::export::prepare_forced;
-use crate::image::{load_image, Image, ImageSource, Platform};
+use crate::image::{load_image, ImageSource, Platform};
 use crate::layer::Compression;
 use crate::registry::auth::Credential;
-use crate::registry::{login, pull, push, Client, Reference, RegistryConfig};
-use crate::store::{Digest, Store};
+use crate::registry::{login, pull, Client, Reference, RegistryConfig};
 use std::io::Read;
 
 /// Registry settings from the command line and the settings file
@@ -69,53 +67,46 @@ pub fn pull_cmd(args: PullArgs) -> Result<i32, Failure> {
         None => Platform::host(),
     };
     let store = open_store(&args.store)?;
-    let _lock = store.lock_shared().map_err(fail)?;
+    let _lock = store.lock_shared().map_err(Failure::error)?;
     let client = Client::new(registry_config(&args.registry)?);
-    let image = pull::pull(&client, &store, &reference, &platform, &report_line).map_err(fail)?;
+    let image =
+        pull::pull(&client, &store, &reference, &platform, &report_line).map_err(Failure::error)?;
     if let Some(digest) = image.manifest {
         println!("{digest}");
     }
     Ok(0)
 }
 
-/// Pushes `image` to `dest` with its layers compressed as asked (a layer
-/// already compressed that way is sent as it is); prints and returns the
-/// manifest digest.
-pub fn push_image(
-    client: &Client,
-    store: &Store,
-    image: &Image,
-    dest: &Reference,
-    compression: Compression,
-    force: bool,
-) -> Result<Digest, Failure> {
-    let prepared = prepare_forced(store, image, compression, force).map_err(fail)?;
-    let digest =
-        push::push(client, store, &prepared.manifest.digest, dest, &report_line).map_err(fail)?;
-    println!("{dest}@{digest}");
-    Ok(digest)
-}
-
 pub fn push_cmd(args: PushArgs) -> Result<i32, Failure> {
     let dest = parse_reference(args.destination.as_deref().unwrap_or(&args.image))?;
     let store = open_store(&args.store)?;
-    let _lock = store.lock_shared().map_err(fail)?;
+    let _lock = store.lock_shared().map_err(Failure::error)?;
     let client = Client::new(registry_config(&args.registry)?);
     let image = load_image(
         &store,
         &ImageSource::Named(args.image.clone()),
         &Platform::host(),
     )
-    .map_err(fail)?;
+    .map_err(Failure::error)?;
     let compression = match args.compression {
         CompressionArg::Gzip => Compression::Gzip,
         CompressionArg::Zstd => Compression::Zstd,
         CompressionArg::Uncompressed => Compression::None,
     };
-    let digest = push_image(&client, &store, &image, &dest, compression, false)?;
+    let digest = crate::pipeline::push_image(
+        &client,
+        &store,
+        &image,
+        &dest,
+        compression,
+        false,
+        &report_line,
+    )
+    .map_err(Failure::error)?;
+    println!("{dest}@{digest}");
     if let Some(path) = &args.digestfile {
         std::fs::write(path, digest.to_string())
-            .map_err(|e| fail(format!("writing {}: {e}", path.display())))?;
+            .map_err(|e| Failure::message(format!("writing {}: {e}", path.display())))?;
     }
     Ok(0)
 }
@@ -130,9 +121,9 @@ pub fn login_cmd(args: LoginArgs) -> Result<i32, Failure> {
         (Some(p), false) => p.clone(),
         (None, true) => {
             let mut text = String::new();
-            std::io::stdin()
-                .read_to_string(&mut text)
-                .map_err(|e| fail(format!("reading the password from standard input: {e}")))?;
+            std::io::stdin().read_to_string(&mut text).map_err(|e| {
+                Failure::message(format!("reading the password from standard input: {e}"))
+            })?;
             text.trim_end_matches(['\n', '\r']).to_string()
         }
         (None, false) => {
@@ -151,15 +142,15 @@ pub fn login_cmd(args: LoginArgs) -> Result<i32, Failure> {
         &registry,
         &credential,
     )
-    .map_err(fail)?;
-    let path = login::save(&registry, &args.username, &password).map_err(fail)?;
+    .map_err(Failure::error)?;
+    let path = login::save(&registry, &args.username, &password).map_err(Failure::error)?;
     eprintln!("Login Succeeded (credentials in {})", path.display());
     Ok(0)
 }
 
 pub fn logout_cmd(args: LogoutArgs) -> Result<i32, Failure> {
     let registry = normalize_registry(&args.registry);
-    if login::remove(&registry).map_err(fail)? {
+    if login::remove(&registry).map_err(Failure::error)? {
         eprintln!("Removed login credentials for {registry}");
     } else {
         eprintln!("Not logged in to {registry}");
@@ -206,10 +197,10 @@ pub fn cache_prune_cmd(args: CachePruneArgs) -> Result<i32, Failure> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
-    let cutoff = crate::build::time::rfc3339(now - age);
+    let cutoff = crate::solver::time::rfc3339(now - age);
     let client = Client::new(registry_config(&args.registry)?);
-    let removed =
-        crate::registry::cache::prune(&client, &reference, &cutoff, &report_line).map_err(fail)?;
+    let removed = crate::registry::cache::prune(&client, &reference, &cutoff, &report_line)
+        .map_err(Failure::error)?;
     eprintln!("{removed} cache entries deleted from {reference}");
     Ok(0)
 }

@@ -5,6 +5,23 @@
 use crate::dockerfile::Span;
 use std::fmt::Write;
 
+/// An error and its causes: `error: what`, then one `caused by:` line per
+/// cause. Every command renders library errors this way.
+pub fn error_text(err: &dyn std::error::Error) -> String {
+    format!("error: {err}\n{}", cause_lines(err.source()))
+}
+
+/// `  caused by: ...` for `first` and each cause below it.
+pub fn cause_lines(first: Option<&dyn std::error::Error>) -> String {
+    let mut text = String::new();
+    let mut cause = first;
+    while let Some(c) = cause {
+        let _ = writeln!(text, "  caused by: {c}");
+        cause = c.source();
+    }
+    text
+}
+
 /// Severity word printed before the message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {

@@ -1,7 +1,7 @@
 //! Store maintenance commands: `prune`, `du`, `check [--repair]`.
 
 use super::args::{CheckArgs, PruneArgs, StoreArgs};
-use super::image_cmds::{fail, human_size, open_store};
+use super::image_cmds::{human_size, open_store};
 use super::Failure;
 use crate::store::{Digest, Store};
 use serde_json::Value;
@@ -9,8 +9,8 @@ use std::collections::HashSet;
 
 pub fn prune(args: PruneArgs) -> Result<i32, Failure> {
     let store = open_store(&args.store)?;
-    let _lock = store.lock_exclusive().map_err(fail)?;
-    let report = store.prune(args.all).map_err(fail)?;
+    let _lock = store.lock_exclusive().map_err(Failure::error)?;
+    let report = store.prune(args.all).map_err(Failure::error)?;
     for (blob, size) in &report.blobs {
         println!("Deleted blob: {blob} ({})", human_size(*size));
     }
@@ -29,7 +29,7 @@ pub fn prune(args: PruneArgs) -> Result<i32, Failure> {
 
 pub fn du(args: StoreArgs) -> Result<i32, Failure> {
     let store = open_store(&args)?;
-    let usage = store.disk_usage().map_err(fail)?;
+    let usage = store.disk_usage().map_err(Failure::error)?;
     println!("{:<14} {:>8} {:>10}", "TYPE", "COUNT", "SIZE");
     let rows = [
         ("blobs", usage.blobs),
@@ -106,7 +106,7 @@ fn manifest_problem(store: &Store, bad: &HashSet<Digest>, d: &Digest) -> Option<
 fn scan(store: &Store) -> Result<Vec<Problem>, Failure> {
     let mut problems = Vec::new();
     let mut bad = HashSet::new();
-    for blob in store.blobs().map_err(fail)? {
+    for blob in store.blobs().map_err(Failure::error)? {
         if let Err(e) = store.verify_blob(&blob) {
             if !e.is_not_found() {
                 bad.insert(blob);
@@ -114,15 +114,15 @@ fn scan(store: &Store) -> Result<Vec<Problem>, Failure> {
             }
         }
     }
-    for (reference, manifest) in store.tags().map_err(fail)? {
+    for (reference, manifest) in store.tags().map_err(Failure::error)? {
         if let Some(why) = manifest_problem(store, &bad, &manifest) {
             problems.push(Problem::DanglingTag(reference, why));
         }
     }
-    for key in store.record_keys("cache").map_err(fail)? {
+    for key in store.record_keys("cache").map_err(Failure::error)? {
         let bytes = store
             .record("cache", &key)
-            .map_err(fail)?
+            .map_err(Failure::error)?
             .unwrap_or_default();
         let why = match serde_json::from_slice::<Value>(&bytes) {
             Err(e) => Some(format!("not JSON: {e}")),
@@ -144,15 +144,15 @@ fn scan(store: &Store) -> Result<Vec<Problem>, Failure> {
 fn repair(store: &Store, problem: &Problem) -> Result<String, Failure> {
     Ok(match problem {
         Problem::CorruptBlob(d, _) => {
-            store.remove_blob(d).map_err(fail)?;
+            store.remove_blob(d).map_err(Failure::error)?;
             format!("removed corrupt blob {d}")
         }
         Problem::DanglingTag(reference, _) => {
-            store.remove_tag(reference).map_err(fail)?;
+            store.remove_tag(reference).map_err(Failure::error)?;
             format!("removed tag {reference}")
         }
         Problem::DanglingCache(key, _) => {
-            store.remove_record("cache", key).map_err(fail)?;
+            store.remove_record("cache", key).map_err(Failure::error)?;
             format!("removed cache record {key}")
         }
     })
@@ -165,7 +165,7 @@ pub fn check(args: CheckArgs) -> Result<i32, Failure> {
     } else {
         store.lock_shared()
     }
-    .map_err(fail)?;
+    .map_err(Failure::error)?;
     let problems = scan(&store)?;
     for problem in &problems {
         println!("{problem}");

@@ -1,6 +1,7 @@
 //! Writing export archives: a tar of small files and store blobs, written to
 //! a temp file beside the destination and renamed into place, so a failed or
-//! interrupted export never leaves a half-written file under the final name.
+//! interrupted export never leaves a half-written file under the final name;
+//! or streamed into a pipe (`docker load` reading its standard input).
 
 use super::error::{io_at, ExportError};
 use super::manifest::blob_file;
@@ -11,10 +12,34 @@ use std::path::{Path, PathBuf};
 
 pub struct ArchiveWriter {
     /// `None` once finished.
-    builder: Option<tar::Builder<BufWriter<File>>>,
+    builder: Option<tar::Builder<BufWriter<Sink>>>,
+    /// The file written, or what a stream is for (named in errors).
     temp: PathBuf,
-    dest: PathBuf,
+    /// Where a file is renamed to once complete; `None` for a stream.
+    dest: Option<PathBuf>,
     written: std::collections::BTreeSet<String>,
+}
+
+/// Where the tar bytes go.
+enum Sink {
+    File(File),
+    Pipe(std::process::ChildStdin),
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Sink::File(f) => f.write(buf),
+            Sink::Pipe(p) => p.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Sink::File(f) => f.flush(),
+            Sink::Pipe(p) => p.flush(),
+        }
+    }
 }
 
 fn header(path: &str, size: u64, kind: tar::EntryType, mode: u32) -> tar::Header {
@@ -41,14 +66,31 @@ impl ArchiveWriter {
         let temp = dest.with_file_name(format!(".{name}.rbuild-{}.tmp", std::process::id()));
         let file = File::create(&temp).map_err(io_at(&temp))?;
         Ok(ArchiveWriter {
-            builder: Some(tar::Builder::new(BufWriter::with_capacity(1 << 20, file))),
+            builder: Some(tar::Builder::new(BufWriter::with_capacity(
+                1 << 20,
+                Sink::File(file),
+            ))),
             temp,
-            dest: dest.to_path_buf(),
+            dest: Some(dest.to_path_buf()),
             written: Default::default(),
         })
     }
 
-    fn builder(&mut self) -> &mut tar::Builder<BufWriter<File>> {
+    /// Streams the archive into a child process's standard input; `label`
+    /// names it in errors.
+    pub fn pipe(stdin: std::process::ChildStdin, label: &str) -> ArchiveWriter {
+        ArchiveWriter {
+            builder: Some(tar::Builder::new(BufWriter::with_capacity(
+                1 << 20,
+                Sink::Pipe(stdin),
+            ))),
+            temp: PathBuf::from(label),
+            dest: None,
+            written: Default::default(),
+        }
+    }
+
+    fn builder(&mut self) -> &mut tar::Builder<BufWriter<Sink>> {
         self.builder.as_mut().expect("archive not finished")
     }
 
@@ -89,24 +131,30 @@ impl ArchiveWriter {
             .map_err(io_at(store.blob_path(digest)))
     }
 
-    /// Finishes the tar, syncs it and renames it to the destination.
+    /// Finishes the tar; a file is synced and renamed to the destination,
+    /// a pipe closed.
     pub fn finish(mut self) -> Result<(), ExportError> {
         let temp = self.temp.clone();
         let builder = self.builder.take().expect("archive not finished");
         let mut out = builder.into_inner().map_err(io_at(&temp))?;
         out.flush().map_err(io_at(&temp))?;
-        let file = out.into_inner().map_err(|e| ExportError::Io {
+        let sink = out.into_inner().map_err(|e| ExportError::Io {
             path: temp.clone(),
             source: e.into_error(),
         })?;
+        let (Sink::File(file), Some(dest)) = (sink, &self.dest) else {
+            return Ok(());
+        };
         file.sync_all().map_err(io_at(&temp))?;
-        std::fs::rename(&temp, &self.dest).map_err(io_at(&self.dest))
+        std::fs::rename(&temp, dest).map_err(io_at(dest))
     }
 }
 
 impl Drop for ArchiveWriter {
     fn drop(&mut self) {
         // After `finish` the temp name no longer exists; otherwise clean up.
-        let _ = std::fs::remove_file(&self.temp);
+        if self.dest.is_some() {
+            let _ = std::fs::remove_file(&self.temp);
+        }
     }
 }

@@ -28,6 +28,16 @@ pub fn write(
     tags: &[String],
     dest: &Path,
 ) -> Result<(), ExportError> {
+    write_to(store, prepared, tags, ArchiveWriter::create(dest)?)
+}
+
+/// Writes the archive into `w` (a file or a pipe).
+pub fn write_to(
+    store: &Store,
+    prepared: &Prepared,
+    tags: &[String],
+    mut w: ArchiveWriter,
+) -> Result<(), ExportError> {
     let blob_path = |d: &crate::store::Digest| format!("blobs/{}/{}", d.algorithm(), d.hex());
     let repo_tags: Vec<String> = tags.iter().map(|t| familiar(t)).collect();
     let manifest = json!([{
@@ -44,7 +54,6 @@ pub fn write(
                 .insert(t.to_string(), prepared.config.digest.hex());
         }
     }
-    let mut w = ArchiveWriter::create(dest)?;
     w.file("oci-layout", OCI_LAYOUT)?;
     w.file(
         "index.json",

@@ -1,15 +1,17 @@
 //! Exports: OCI archive or layout, docker-archive, the root filesystem as a
-//! directory or tar, and the local store (`-t`).
+//! directory or tar, the local store (`-t`), and `docker load` (`--load`).
 
 mod archive;
 mod docker;
 mod error;
+mod load;
 pub mod manifest;
 mod oci;
 mod rootfs;
 mod spec;
 
 pub use error::ExportError;
+pub use load::load_into_engine;
 pub use manifest::{prepare, prepare_forced, Prepared};
 pub use spec::{LayerChoice, Output};
 

@@ -3,7 +3,8 @@
 
 use super::error::{io_at, ExportError};
 use crate::image::{apply_layer, Image};
-use crate::layer::{entries_from_dir, write_layer, ScanOptions, WhiteoutMode, WriteOptions};
+use crate::layer::{write_layer, WhiteoutMode, WriteOptions};
+use crate::snapshot::{entries_from_dir, ScanOptions};
 use crate::store::Store;
 use std::path::Path;
 

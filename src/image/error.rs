@@ -45,9 +45,7 @@ pub enum ImageError {
         expected: Digest,
         actual: Digest,
     },
-    #[error(
-        "image {reference:?} is not in the store (pulling from registries is not implemented yet)"
-    )]
+    #[error("image {reference:?} is not in the store")]
     NotInStore { reference: String },
     #[error("{source_name}: the config lists {diff_ids} layer diff IDs but the manifest has {layers} layers")]
     LayerCountMismatch {

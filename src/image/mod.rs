@@ -1,5 +1,6 @@
 //! Images: the config model, base-image references, platforms, and importing
-//! images into the store from OCI layouts and archives.
+//! images into the store from OCI layouts, archives and root filesystem
+//! tarballs.
 
 pub mod config;
 mod error;
@@ -7,6 +8,7 @@ pub mod import;
 pub mod layer_report;
 pub mod platform;
 pub mod reference;
+mod tarball;
 mod unpack;
 
 pub use config::{HealthConfig, History, ImageConfig, RunConfig};
@@ -14,4 +16,5 @@ pub use error::ImageError;
 pub use import::{choose_platform, load_image, Image, LayerRef};
 pub use platform::Platform;
 pub use reference::{normalize_name, ImageSource};
+pub use tarball::{archive_names, import_rootfs};
 pub use unpack::apply_layer;

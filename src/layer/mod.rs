@@ -3,7 +3,6 @@
 //! - [`write_layer`] turns a list of [`LayerEntry`] values into a normalised tar
 //!   (sorted, numeric owners, clamped mtimes, PAX where needed), hashing while it
 //!   writes, like umoci's `oci/layer/tar_generate.go`.
-//! - [`entries_from_dir`] reads an overlayfs upper directory (a diff) into entries.
 //! - [`compress_blob`] / [`write_layer_compressed`] add gzip (parallel) or zstd
 //!   (multithreaded) with the uncompressed and compressed digests from one pass.
 //! - [`unpack_layer`] applies a layer onto a root directory without ever writing
@@ -11,13 +10,12 @@
 
 mod compress;
 mod entry;
-mod error;
+pub(crate) mod error;
 mod hash;
 mod pax;
-mod scan;
 mod unpack;
 mod write;
-mod xattr;
+pub(crate) mod xattr;
 
 pub use compress::{
     compress_blob, decompressor, detect_compression, write_layer_compressed, Compression,
@@ -25,7 +23,6 @@ pub use compress::{
 pub use entry::{EntryKind, FileSource, LayerEntry};
 pub use error::LayerError;
 pub use hash::{BlobDigest, LayerDigest};
-pub use scan::{entries_from_dir, layer_xattrs, ScanOptions};
 pub use unpack::{unpack_layer, UnpackOptions, UnpackStats, WhiteoutMode};
 pub use write::{write_layer, WriteOptions};
 

@@ -4,10 +4,8 @@ use std::fs;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
-use rbuild::layer::{
-    entries_from_dir, unpack_layer, EntryKind, LayerEntry, LayerError, ScanOptions, UnpackOptions,
-    WhiteoutMode,
-};
+use rbuild::layer::{unpack_layer, EntryKind, LayerEntry, LayerError, UnpackOptions, WhiteoutMode};
+use rbuild::snapshot::{entries_from_dir, ScanOptions};
 use tar::EntryType;
 use tempfile::TempDir;
 

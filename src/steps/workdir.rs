@@ -2,14 +2,15 @@
 //! holding the new directories, owned by the stage's USER as BuildKit does;
 //! empty when nothing was missing, as BuildKit's is).
 
-use super::cache_key::StepInputs;
-use super::error::BuildError;
-use super::layers;
-use super::progress::StepHandle;
-use super::rootfs::{existing_dir_entry, resolve_owner, RootView};
-use super::state::StageState;
-use super::Build;
+use super::owner::resolve_owner;
 use crate::layer::{EntryKind, LayerEntry};
+use crate::snapshot::{existing_dir_entry, RootView};
+use crate::solver::cache_key::StepInputs;
+use crate::solver::layers;
+use crate::solver::progress::StepHandle;
+use crate::solver::state::StageState;
+use crate::solver::Build;
+use crate::solver::BuildError;
 use std::path::{Component, Path, PathBuf};
 
 /// Joins and cleans like Go's `path.Join("/", base, p)`.

@@ -2,8 +2,8 @@
 //! hard links among copied files are kept, and parent directories are
 //! added (existing ones with their metadata, missing ones created 0755).
 
-use super::rootfs::{existing_dir_entry, RootView};
 use crate::layer::{EntryKind, LayerEntry};
+use crate::snapshot::{existing_dir_entry, RootView};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 

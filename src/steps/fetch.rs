@@ -6,7 +6,7 @@
 //! cache key, so every build downloads again and a changed remote file
 //! rebuilds the step (BuildKit revalidates too).
 
-use super::error::BuildError;
+use crate::solver::BuildError;
 use crate::store::{Store, TempDir};
 use sha2::{Digest as _, Sha256};
 use std::io::{Read, Write};

@@ -5,7 +5,7 @@
 //! is what the build reports.
 
 use super::error::BuildError;
-use super::solver::{dependencies, Base};
+use super::graph::{dependencies, Base};
 use super::Build;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc;

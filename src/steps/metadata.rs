@@ -2,10 +2,10 @@
 //! VOLUME, USER, CMD, ENTRYPOINT, SHELL, STOPSIGNAL, HEALTHCHECK, ONBUILD,
 //! MAINTAINER. Each writes what BuildKit writes, and a history entry.
 
-use super::error::BuildError;
-use super::state::StageState;
 use crate::image::config::{Empty, HealthConfig};
 use crate::ir::{ArgDecl, CommandLine, Healthcheck, KeyValue};
+use crate::solver::state::StageState;
+use crate::solver::BuildError;
 use std::collections::BTreeMap;
 
 pub fn env(state: &mut StageState, pairs: &[KeyValue]) -> Result<(), BuildError> {
@@ -47,7 +47,7 @@ pub fn arg(
     state: &mut StageState,
     decls: &[ArgDecl],
     build_args: &BTreeMap<String, String>,
-    meta: &super::scope::Scope,
+    meta: &crate::solver::scope::Scope,
 ) -> Result<(), BuildError> {
     let mut message = String::from("ARG");
     for decl in decls {

@@ -1,7 +1,7 @@
 //! `--chmod` values applied to copied entries: octal sets the mode, symbolic
 //! clauses (`u=rw,go-w`, `a+X`) apply like chmod(1).
 
-use super::error::BuildError;
+use crate::solver::BuildError;
 
 /// A parsed `--chmod`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,8 +1,8 @@
 //! Who a RUN step runs as: USER resolved through the image's passwd and
 //! group files the way BuildKit does for processes.
 
-use super::error::BuildError;
-use super::rootfs::RootView;
+use crate::snapshot::RootView;
+use crate::solver::BuildError;
 use std::path::Path;
 
 /// Who a RUN step runs as.

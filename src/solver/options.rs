@@ -41,7 +41,7 @@ pub struct BuildOptions {
     pub network: NetworkDefault,
     /// `--add-host NAME:IP` entries for RUN's /etc/hosts.
     pub add_hosts: Vec<(String, String)>,
-    pub snapshotter: Snapshotter,
+    pub snapshotter: crate::snapshot::SnapshotterKind,
     /// How registries are reached, for images the store lacks.
     pub registry: crate::registry::RegistryConfig,
     /// `--pull`: resolve every named image in its registry again.
@@ -56,30 +56,6 @@ pub struct BuildOptions {
     pub no_cache_filter: Vec<String>,
     /// `--pids-limit`, `--memory`: what each RUN step may use.
     pub limits: crate::sandbox::Limits,
-}
-
-/// How RUN captures a step's changes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Snapshotter {
-    /// Overlay when the kernel supports it, else the native fallback.
-    #[default]
-    Auto,
-    Overlay,
-    /// A copy of the parent, compared stat-first afterwards.
-    Native,
-}
-
-impl Snapshotter {
-    pub fn use_overlay(self) -> bool {
-        match self {
-            Snapshotter::Overlay => true,
-            Snapshotter::Native => false,
-            Snapshotter::Auto => std::fs::read_to_string("/proc/filesystems").is_ok_and(|fs| {
-                fs.lines()
-                    .any(|l| l.split_whitespace().last() == Some("overlay"))
-            }),
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

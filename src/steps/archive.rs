@@ -4,11 +4,11 @@
 //! becomes layer entries under the destination.
 
 use super::entry_plan::EntryPlan;
-use super::error::BuildError;
 use crate::layer::{
-    decompressor, detect_compression, entries_from_dir, unpack_layer, EntryKind, ScanOptions,
-    UnpackOptions, WhiteoutMode,
+    decompressor, detect_compression, unpack_layer, EntryKind, UnpackOptions, WhiteoutMode,
 };
+use crate::snapshot::{entries_from_dir, ScanOptions};
+use crate::solver::BuildError;
 use crate::store::{Store, TempDir};
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 
 use walkdir::WalkDir;
 
-use super::error::io_at;
-use super::xattr::{self, is_overlay_private};
-use super::{EntryKind, FileSource, LayerEntry, LayerError, Result};
+use crate::layer::error::io_at;
+use crate::layer::xattr::{self, is_overlay_private};
+use crate::layer::{EntryKind, FileSource, LayerEntry, LayerError, Result};
 
 /// How [`entries_from_dir`] reads a directory.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -17,6 +17,8 @@ pub enum BuildError {
     #[error(transparent)]
     Layer(#[from] LayerError),
     #[error(transparent)]
+    Snapshot(#[from] crate::snapshot::SnapshotError),
+    #[error(transparent)]
     Context(#[from] ContextError),
     #[error(transparent)]
     Registry(#[from] crate::registry::RegistryError),

@@ -4,8 +4,9 @@
 //! type, mode, owner, size, mtime, device number and link target all match is
 //! unchanged, and its content is never read.
 
-use super::error::BuildError;
-use crate::layer::{layer_xattrs, EntryKind, FileSource, LayerEntry};
+use super::scan::layer_xattrs;
+use super::SnapshotError;
+use crate::layer::{EntryKind, FileSource, LayerEntry};
 use std::collections::{BTreeSet, HashMap};
 use std::fs::Metadata;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
@@ -22,8 +23,8 @@ fn same(a: &Metadata, b: &Metadata) -> bool {
             || (a.len() == b.len() && a.mtime() == b.mtime() && a.mtime_nsec() == b.mtime_nsec()))
 }
 
-fn walk_err(root: &Path) -> impl Fn(walkdir::Error) -> BuildError + '_ {
-    move |e| BuildError::Io {
+fn walk_err(root: &Path) -> impl Fn(walkdir::Error) -> SnapshotError + '_ {
+    move |e| SnapshotError::Io {
         path: e.path().unwrap_or(root).to_path_buf(),
         source: e
             .into_io_error()
@@ -31,7 +32,7 @@ fn walk_err(root: &Path) -> impl Fn(walkdir::Error) -> BuildError + '_ {
     }
 }
 
-fn entry(root: &Path, rel: &Path, meta: &Metadata) -> Result<LayerEntry, BuildError> {
+fn entry(root: &Path, rel: &Path, meta: &Metadata) -> Result<LayerEntry, SnapshotError> {
     let abs = root.join(rel);
     let ft = meta.file_type();
     let kind = if ft.is_dir() {
@@ -43,7 +44,7 @@ fn entry(root: &Path, rel: &Path, meta: &Metadata) -> Result<LayerEntry, BuildEr
         }
     } else if ft.is_symlink() {
         EntryKind::Symlink {
-            target: std::fs::read_link(&abs).map_err(BuildError::io(&abs))?,
+            target: std::fs::read_link(&abs).map_err(SnapshotError::io(&abs))?,
         }
     } else if ft.is_char_device() {
         EntryKind::CharDevice {
@@ -72,7 +73,7 @@ fn entry(root: &Path, rel: &Path, meta: &Metadata) -> Result<LayerEntry, BuildEr
 /// Layer entries turning `before` into `after`: new and changed entries
 /// (with their parent directories), whiteouts for what disappeared, and hard
 /// links among the new files kept as hard links.
-pub fn diff_dirs(before: &Path, after: &Path) -> Result<Vec<LayerEntry>, BuildError> {
+pub fn diff_dirs(before: &Path, after: &Path) -> Result<Vec<LayerEntry>, SnapshotError> {
     let mut changed: BTreeSet<PathBuf> = BTreeSet::new();
     for item in WalkDir::new(after).min_depth(1).sort_by_file_name() {
         let item = item.map_err(walk_err(after))?;
@@ -129,7 +130,7 @@ pub fn diff_dirs(before: &Path, after: &Path) -> Result<Vec<LayerEntry>, BuildEr
     let mut inodes: HashMap<(u64, u64), PathBuf> = HashMap::new();
     for rel in &changed {
         let abs = after.join(rel);
-        let meta = std::fs::symlink_metadata(&abs).map_err(BuildError::io(&abs))?;
+        let meta = std::fs::symlink_metadata(&abs).map_err(SnapshotError::io(&abs))?;
         let mut e = entry(after, rel, &meta)?;
         if meta.is_file() && meta.nlink() > 1 {
             match inodes.get(&(meta.dev(), meta.ino())) {

@@ -1,45 +1,34 @@
-//! The build: runs the stages the target needs, step by step, and returns the
-//! final image. Cache keys are computed and decisions taken here; blobs and
-//! records live in the store.
+//! The solver: works out the stages the target needs (`graph`), runs them
+//! concurrently (`scheduler`), looks every step up in the cache
+//! (`cache_key`, `remote_cache`) and hands the misses to the step executors
+//! in `crate::steps`; returns the final image. Blobs and records live in the
+//! store.
 
-mod archive;
-mod cache_key;
+pub(crate) mod cache_key;
 pub mod cache_spec;
-mod chmod;
-mod copy;
-mod diff;
-mod entry_plan;
 mod error;
-mod fetch;
-mod images;
-mod layers;
-mod metadata;
-mod options;
-mod progress;
+mod graph;
+pub(crate) mod images;
+pub(crate) mod layers;
+pub(crate) mod options;
+pub(crate) mod progress;
 mod remote_cache;
-mod rootfs;
-mod run;
-mod run_mounts;
-mod run_user;
 mod scheduler;
-mod scope;
-mod solver;
-mod state;
+pub(crate) mod scope;
+pub(crate) mod state;
 pub mod time;
-mod workdir;
 
 pub use error::BuildError;
-pub use options::{
-    BuildOptions, NamedContext, NetworkDefault, ProgressMode, SecretSource, Snapshotter,
-};
+pub use options::{BuildOptions, NamedContext, NetworkDefault, ProgressMode, SecretSource};
 
 use crate::context::{Context, StatCache};
 use crate::image::{Image, Platform};
 use crate::ir::{BuildPlan, Command, Stage, Step};
+use crate::steps::{copy, metadata, run, workdir};
 use crate::store::Store;
+use graph::{needed_stages, resolve_bases, Base};
 use progress::Progress;
 use scope::{platform_args, Scope};
-use solver::{needed_stages, resolve_bases, Base};
 use state::{chain_key, StageState};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -333,7 +322,7 @@ impl Build<'_> {
             return Ok(());
         };
         for trigger in triggers {
-            let plan = solver::trigger_plan(self.plan, index, &trigger)
+            let plan = graph::trigger_plan(self.plan, index, &trigger)
                 .map_err(|e| BuildError::Invalid(format!("ONBUILD trigger {trigger:?}: {e}")))?;
             let steps = plan
                 .stages

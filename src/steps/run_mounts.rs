@@ -4,16 +4,16 @@
 //! or an environment variable; never in a layer, the history or a cache key)
 //! and ssh (the agent socket).
 
-use super::error::BuildError;
-use super::options::SecretSource;
-use super::rootfs::flatten;
-use super::state::StageState;
 use super::workdir::normalize_workdir;
-use super::Build;
 use crate::context::{Context, PatternMatcher, StatCache};
 use crate::image::ImageSource;
 use crate::ir::{Mount as MountDef, MountError, MountType, Run, Sharing};
 use crate::sandbox::{Mount, MountKind};
+use crate::snapshot::{copy_tree, flatten};
+use crate::solver::options::SecretSource;
+use crate::solver::state::StageState;
+use crate::solver::Build;
+use crate::solver::BuildError;
 use crate::store::TempDir;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -91,15 +91,15 @@ fn source_root(b: &Build, from: Option<&str>) -> Result<PathBuf, BuildError> {
         let stage = b.finished_stage(index).ok_or_else(|| {
             BuildError::Invalid(format!("--mount from={from}: stage has not been built"))
         })?;
-        return flatten(b.store, &stage.image.layers);
+        return Ok(flatten(b.store, &stage.image.layers)?);
     }
-    if let Some(super::options::NamedContext::Dir(dir)) =
+    if let Some(crate::solver::options::NamedContext::Dir(dir)) =
         b.opts.named_contexts.get(&from.to_ascii_lowercase())
     {
         return Ok(dir.clone());
     }
-    let image = super::images::load(b, &ImageSource::parse(from), &b.opts.platform)?;
-    flatten(b.store, &image.layers)
+    let image = crate::solver::images::load(b, &ImageSource::parse(from), &b.opts.platform)?;
+    Ok(flatten(b.store, &image.layers)?)
 }
 
 fn bind(
@@ -191,24 +191,6 @@ fn filtered_tree(ctx: &Context, rel: &Path, dest: &Path) -> Result<(), BuildErro
     Ok(())
 }
 
-/// A full copy (`cp -a`: modes, owners, links, xattrs, times).
-pub(super) fn copy_tree(from: &Path, to: &Path) -> Result<(), BuildError> {
-    let status = std::process::Command::new("cp")
-        .arg("-a")
-        .arg(from)
-        .arg(to)
-        .status()
-        .map_err(BuildError::io(from))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(BuildError::Invalid(format!(
-            "copying {} for a rw bind mount failed",
-            from.display()
-        )))
-    }
-}
-
 /// A cache mount's directory in the store, made on first use. With `from=`
 /// it starts as a copy of that stage's or image's `source` directory, and
 /// each seed has a cache of its own (BuildKit keys such caches by id and base).
@@ -229,7 +211,7 @@ fn cache(
         Some(seed) => {
             let identity = seed_identity(b, seed)?;
             prepared.cache_key.push_str(&format!("seed={identity};"));
-            let digest = super::state::chain_key("cache-seed", &[&id, &identity]);
+            let digest = crate::solver::state::chain_key("cache-seed", &[&id, &identity]);
             crate::store::names::encode(&format!("{id}@{}", &digest[..16]))
         }
     };

@@ -4,24 +4,26 @@
 //! layer.
 
 use super::archive;
-use super::cache_key::StepInputs;
 use super::chmod::{parse_symbolic, ModeChange};
 use super::entry_plan::EntryPlan;
-use super::error::BuildError;
 use super::fetch::{self, Checksum, Download};
-use super::images;
-use super::layers;
-use super::progress::StepHandle;
-use super::rootfs::flatten;
-use super::rootfs::{resolve_owner, RootView};
-use super::state::StageState;
+use super::owner::resolve_owner;
 use super::workdir::normalize_workdir;
-use super::{Build, NamedContext};
 use crate::context::{Context, EntryKind as CtxKind, PatternMatcher, ResolvedSource};
 use crate::image::ImageSource;
 use crate::ir::{Chmod, Copy, CopyFrom, CopySource};
-use crate::layer::{layer_xattrs, EntryKind, FileSource, LayerEntry};
+use crate::layer::{EntryKind, FileSource, LayerEntry};
 use crate::shell::Lexer;
+use crate::snapshot::flatten;
+use crate::snapshot::layer_xattrs;
+use crate::snapshot::RootView;
+use crate::solver::cache_key::StepInputs;
+use crate::solver::images;
+use crate::solver::layers;
+use crate::solver::progress::StepHandle;
+use crate::solver::state::StageState;
+use crate::solver::BuildError;
+use crate::solver::{Build, NamedContext};
 use sha2::{Digest as _, Sha256};
 use std::path::{Path, PathBuf};
 

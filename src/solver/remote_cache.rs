@@ -10,8 +10,8 @@ use std::sync::Mutex;
 
 use super::cache_spec::{CacheExport, CacheImport};
 use super::error::BuildError;
+use super::graph::Base;
 use super::layers::{self, CacheRecord};
-use super::solver::Base;
 use super::Build;
 use crate::image::{Image, LayerRef};
 use crate::registry::cache::{CacheLocation, Entry, EntryLayer, INLINE_FIELD};

@@ -1,13 +1,11 @@
 //! A read-only view of an image's root filesystem for the steps that need to
 //! look at it (COPY destinations through symlinks, existing directories,
-//! `--chown` names, WORKDIR). Each layer is unpacked once into a snapshot
-//! directory in the store (overlay-lower form: whiteouts as 0/0 character
-//! devices, opaque directories marked by xattr), and lookups walk the stack
+//! `--chown` names, WORKDIR): lookups walk the layers' snapshot directories
 //! top-down with overlayfs's rules. Nothing is mounted and nothing is copied.
 
-use super::error::BuildError;
-use crate::image::{apply_layer, LayerRef};
-use crate::layer::WhiteoutMode;
+use super::layers::ensure_snapshot;
+use super::SnapshotError;
+use crate::image::LayerRef;
 use crate::store::Store;
 use std::fs::Metadata;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
@@ -15,34 +13,7 @@ use std::path::{Component, Path, PathBuf};
 
 pub struct RootView {
     /// Snapshot directories, top layer first.
-    pub(super) layers: Vec<PathBuf>,
-}
-
-/// Fills a fresh directory in a store temp dir and commits it as snapshot
-/// `id` (atomically; a concurrent build committing the same id first wins).
-fn build_snapshot(
-    store: &Store,
-    id: &str,
-    fill: impl FnOnce(&Path) -> Result<(), BuildError>,
-) -> Result<PathBuf, BuildError> {
-    let temp = store.temp_dir()?;
-    let dest = temp.path().join("rootfs");
-    std::fs::create_dir(&dest).map_err(BuildError::io(&dest))?;
-    fill(&dest)?;
-    Ok(store.commit_snapshot(&dest, id)?)
-}
-
-/// Makes sure a layer's snapshot exists; returns its directory.
-pub fn ensure_snapshot(store: &Store, layer: &LayerRef) -> Result<PathBuf, BuildError> {
-    let id = layer.diff_id.hex();
-    let path = store.snapshot_path(&id);
-    if path.is_dir() {
-        return Ok(path);
-    }
-    build_snapshot(store, &id, |dest| {
-        apply_layer(store, layer, dest, WhiteoutMode::Overlay)?;
-        Ok(())
-    })
+    pub(crate) layers: Vec<PathBuf>,
 }
 
 fn is_whiteout(meta: &Metadata) -> bool {
@@ -66,7 +37,7 @@ fn components(path: &Path) -> Vec<&std::ffi::OsStr> {
 }
 
 impl RootView {
-    pub fn new(store: &Store, layers: &[LayerRef]) -> Result<RootView, BuildError> {
+    pub fn new(store: &Store, layers: &[LayerRef]) -> Result<RootView, SnapshotError> {
         let mut dirs: Vec<PathBuf> = Vec::with_capacity(layers.len());
         for layer in layers.iter().rev() {
             let dir = ensure_snapshot(store, layer)?;
@@ -170,55 +141,6 @@ impl RootView {
     }
 }
 
-/// Resolves `user[:group]` (names or numbers) through the image's
-/// `/etc/passwd` and `/etc/group`. Without a group, a name gets its passwd
-/// primary group and a number the same number, as BuildKit's copy does.
-pub fn resolve_owner(view: Option<&RootView>, spec: &str) -> Result<(u32, u32), BuildError> {
-    let (user, group) = match spec.split_once(':') {
-        Some((u, g)) => (u, Some(g)),
-        None => (spec, None),
-    };
-    let passwd = view.and_then(|v| v.read_file(Path::new("/etc/passwd")));
-    let lookup_user = |name: &str| -> Option<(u32, u32)> {
-        passwd.as_deref()?.lines().find_map(|line| {
-            let f: Vec<&str> = line.split(':').collect();
-            (f.len() >= 4 && f[0] == name)
-                .then(|| Some((f[2].parse().ok()?, f[3].parse().ok()?)))?
-        })
-    };
-    let (uid, primary_gid) = match user.parse::<u32>() {
-        Ok(uid) => (uid, uid),
-        Err(_) => lookup_user(user).ok_or_else(|| {
-            BuildError::Invalid(format!(
-                "unable to find user {user}: no matching entries in passwd file"
-            ))
-        })?,
-    };
-    let gid = match group {
-        None => primary_gid,
-        Some(g) => match g.parse::<u32>() {
-            Ok(gid) => gid,
-            Err(_) => {
-                let groups = view.and_then(|v| v.read_file(Path::new("/etc/group")));
-                groups
-                    .as_deref()
-                    .and_then(|text| {
-                        text.lines().find_map(|line| {
-                            let f: Vec<&str> = line.split(':').collect();
-                            (f.len() >= 3 && f[0] == g).then(|| f[2].parse().ok())?
-                        })
-                    })
-                    .ok_or_else(|| {
-                        BuildError::Invalid(format!(
-                            "unable to find group {g}: no matching entries in group file"
-                        ))
-                    })?
-            }
-        },
-    };
-    Ok((uid, gid))
-}
-
 /// A layer entry repeating an existing directory's metadata, for parents a
 /// step writes into (their mtime changes, so a diff carries them).
 pub fn existing_dir_entry(view: &RootView, path: &Path) -> Option<crate::layer::LayerEntry> {
@@ -231,25 +153,5 @@ pub fn existing_dir_entry(view: &RootView, path: &Path) -> Option<crate::layer::
         gid: meta.gid(),
         mtime: meta.mtime(),
         xattrs: Vec::new(),
-    })
-}
-
-/// The image's merged root filesystem as one directory (layers applied in
-/// order), kept in the store as a snapshot named by the layer chain.
-pub fn flatten(store: &Store, layers: &[LayerRef]) -> Result<PathBuf, BuildError> {
-    let ids: Vec<String> = layers.iter().map(|l| l.diff_id.to_string()).collect();
-    let id = format!(
-        "flat-{}",
-        super::state::chain_key("flatten", &[&ids.join(",")])
-    );
-    let path = store.snapshot_path(&id);
-    if path.is_dir() {
-        return Ok(path);
-    }
-    build_snapshot(store, &id, |dest| {
-        for layer in layers {
-            apply_layer(store, layer, dest, WhiteoutMode::Apply)?;
-        }
-        Ok(())
     })
 }

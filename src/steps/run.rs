@@ -1,23 +1,19 @@
-//! RUN: the step runs in the sandbox on an overlay of the image's layers; the
-//! overlay's upper directory is the diff, written as the new layer and kept as
-//! that layer's snapshot (no re-unpacking for the next step).
+//! RUN: the step runs in the sandbox on a root the snapshotter prepares over
+//! the image's layers; what it changed becomes the new layer (and, with
+//! overlayfs, that layer's snapshot as it is).
 
-use super::cache_key::StepInputs;
-use super::diff::diff_dirs;
-use super::error::BuildError;
-use super::layers;
-use super::progress::StepHandle;
-use super::rootfs::{flatten, RootView};
-use super::run_mounts::copy_tree;
 use super::run_mounts::{prepare_mounts, PreparedMounts};
 use super::run_user::resolve_run_user;
-use super::state::StageState;
-use super::Build;
 use crate::image::config::DEFAULT_PATH;
 use crate::ir::{CommandLine, NetworkMode, Run};
-use crate::layer::{entries_from_dir, ScanOptions};
-use crate::sandbox::{self, Network, RootfsSpec, RunSpec, Stream};
-use std::path::PathBuf;
+use crate::sandbox::{self, Network, RunSpec, Stream};
+use crate::snapshot::RootView;
+use crate::solver::cache_key::StepInputs;
+use crate::solver::layers;
+use crate::solver::progress::StepHandle;
+use crate::solver::state::StageState;
+use crate::solver::Build;
+use crate::solver::BuildError;
 
 /// Output lines a failed step's error repeats.
 const FAILURE_TAIL: usize = 10;
@@ -134,8 +130,8 @@ pub fn run(
         dir => dir.to_string(),
     };
     let network = match run.network.unwrap_or(match b.opts.network {
-        super::options::NetworkDefault::Host => NetworkMode::Default,
-        super::options::NetworkDefault::None => NetworkMode::None,
+        crate::solver::options::NetworkDefault::Host => NetworkMode::Default,
+        crate::solver::options::NetworkDefault::None => NetworkMode::None,
     }) {
         NetworkMode::None => Network::None,
         NetworkMode::Default | NetworkMode::Host => Network::Host,
@@ -166,7 +162,8 @@ pub fn run(
         return Ok(());
     }
     let temp = b.store.temp_dir()?;
-    let root = prepare_root(b, state, &view, temp.path())?;
+    let snapshotter = b.opts.snapshotter.open(b.store);
+    let mut root = snapshotter.prepare(&state.image.layers, temp.path())?;
     let mut sandbox_mounts = mounts.mounts.clone();
     let script = heredoc_script(run, &argv, temp.path())?;
     sandbox_mounts.extend(script);
@@ -208,117 +205,15 @@ pub fn run(
             log,
         });
     }
-    let stubs = empty_stubs(&root.changed, &outcome.created_mount_points);
-    let mut entries = match &root.base {
-        None => entries_from_dir(&root.changed, &ScanOptions::default())?,
-        Some(base) => diff_dirs(base, &root.changed)?,
-    };
-    entries.retain(|e| !stubs.contains(&e.path));
+    let entries = snapshotter.changes(&mut root, &outcome.created_mount_points)?;
     let layer = layers::commit(b.store, &entries, b.source_date_epoch)?;
-    // An overlay upper dir is this layer's snapshot already, once the mount
-    // stubs are gone: the next step stacks it as it is, with no unpacking.
-    if root.base.is_none() && remove_stubs(&root.changed, &stubs) {
-        let _ = b.store.commit_snapshot(&root.changed, &layer.diff_id.hex());
-    }
+    // When it cannot keep the result, the layer is unpacked on first use.
+    snapshotter.commit(root, &layer.diff_id.hex());
     b.remember(state.stage, &state.key, Some(&layer))?;
     state.history(history, false);
     state.image.layers.push(layer);
     b.progress.done(handle);
     Ok(())
-}
-
-/// Lower directories stacked as they are; deeper parents are flattened.
-/// (The kernel allows 500; 128 is what Docker's overlay2 driver uses.)
-const MAX_OVERLAY_LOWERS: usize = 128;
-
-/// Where a step runs and how its changes are found.
-struct StepRoot {
-    spec: RootfsSpec,
-    /// The overlay upper dir, or the private copy the step ran in.
-    changed: PathBuf,
-    /// For the fallback snapshotter: the parent root filesystem to diff against.
-    base: Option<PathBuf>,
-}
-
-/// Overlay when the kernel has it (the upper dir is the diff); otherwise, or
-/// with `--snapshotter native`, a private copy of the flattened parent that is
-/// compared with it afterwards.
-fn prepare_root(
-    b: &Build,
-    state: &StageState,
-    view: &RootView,
-    temp: &std::path::Path,
-) -> Result<StepRoot, BuildError> {
-    if b.opts.snapshotter.use_overlay() {
-        let upper = temp.join("upper");
-        let work = temp.join("work");
-        for dir in [&upper, &work] {
-            std::fs::create_dir(dir).map_err(BuildError::io(dir))?;
-        }
-        // Past overlayfs's stacking limit the parent is flattened into one
-        // lower directory (kept as a snapshot, so only once per parent).
-        let lowers = if view.layers.len() > MAX_OVERLAY_LOWERS {
-            vec![flatten(b.store, &state.image.layers)?]
-        } else {
-            view.layers.clone()
-        };
-        return Ok(StepRoot {
-            spec: RootfsSpec::Overlay {
-                lowers,
-                upper: upper.clone(),
-                work,
-            },
-            changed: upper,
-            base: None,
-        });
-    }
-    let base = flatten(b.store, &state.image.layers)?;
-    let copy = temp.join("rootfs");
-    copy_tree(&base, &copy)?;
-    Ok(StepRoot {
-        spec: RootfsSpec::Dir(copy.clone()),
-        changed: copy,
-        base: Some(base),
-    })
-}
-
-/// Mount points the sandbox had to create that are still empty: they are no
-/// part of the step's result (BuildKit drops them too). Deepest first, so a
-/// created parent counts as empty once its stub child is dropped.
-fn empty_stubs(upper: &std::path::Path, created: &[PathBuf]) -> Vec<PathBuf> {
-    let mut stubs: Vec<PathBuf> = Vec::new();
-    for path in created.iter().rev() {
-        let rel = path.strip_prefix("/").unwrap_or(path).to_path_buf();
-        let host = upper.join(&rel);
-        let Ok(meta) = std::fs::symlink_metadata(&host) else {
-            continue;
-        };
-        let empty = if meta.is_dir() {
-            std::fs::read_dir(&host).is_ok_and(|d| {
-                d.flatten()
-                    .all(|e| stubs.contains(&rel.join(e.file_name())))
-            })
-        } else {
-            meta.is_file() && meta.len() == 0
-        };
-        if empty {
-            stubs.push(rel);
-        }
-    }
-    stubs
-}
-
-/// Removes the (empty) stubs from the upper dir, deepest first; false if
-/// one could not be removed, and the dir is then no snapshot.
-fn remove_stubs(upper: &std::path::Path, stubs: &[PathBuf]) -> bool {
-    stubs.iter().all(|stub| {
-        let path = upper.join(stub);
-        match std::fs::symlink_metadata(&path) {
-            Ok(meta) if meta.is_dir() => std::fs::remove_dir(&path).is_ok(),
-            Ok(_) => std::fs::remove_file(&path).is_ok(),
-            Err(_) => true,
-        }
-    })
 }
 
 /// A `#!` heredoc script is mounted read-only as the file it runs as.
