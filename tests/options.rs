@@ -1,7 +1,7 @@
 //! Every option rbuild accepts does what it says, or is refused with a clear
 //! error (issue 10): `--output` compression keys, `COPY --link`, and the
-//! options not implemented yet (`--security=insecure`, git sources,
-//! `oci-mediatypes=false`, `compression-level`).
+//! options not implemented yet (git sources, `oci-mediatypes=false`,
+//! `compression-level`). `--security=insecure` is in `escape.rs`.
 
 use std::io::Read;
 use std::process::{Command, Stdio};
@@ -105,13 +105,6 @@ fn options_not_implemented_are_refused_with_a_clear_error() {
     let Some(s) = Setup::new() else { return };
     let base = "FROM localhost/busybox:latest\n";
     for (name, dockerfile, extra, code, says) in [
-        (
-            "insecure",
-            format!("{base}RUN --security=insecure true\n"),
-            vec![],
-            1,
-            "--security=insecure",
-        ),
         (
             "git",
             format!("{base}ADD https://example.invalid/repo.git#main /src\n"),

@@ -149,7 +149,11 @@ fn prune_removes_only_unreachable_blobs_and_the_cache_survives() {
     // `--all` also forgot when b was first built, so its config may carry a
     // new `created` time (as after `docker builder prune -a`); the layer
     // does not depend on the clock.
-    assert_eq!(env.image_blobs("b")[2], b[2], "b's layer rebuilt identically");
+    assert_eq!(
+        env.image_blobs("b")[2],
+        b[2],
+        "b's layer rebuilt identically"
+    );
     assert_eq!(env.image_blobs("a")[2], a[2], "a's layer rebuilt");
 }
 

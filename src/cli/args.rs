@@ -355,6 +355,10 @@ pub struct BuildArgs {
     /// Memory a RUN step may use, in bytes or with k, m, g (default: no limit)
     #[arg(long, value_parser = parse_bytes)]
     pub memory: Option<u64>,
+    /// Grant an entitlement: security.insecure lets `RUN --security=insecure`
+    /// run with every capability and no seccomp filter (repeatable)
+    #[arg(long = "allow", value_parser = ["security.insecure"])]
+    pub allow: Vec<String>,
     /// Build these stages (names or indexes) without the cache (repeatable)
     #[arg(long = "no-cache-filter")]
     pub no_cache_filter: Vec<String>,

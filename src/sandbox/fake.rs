@@ -200,6 +200,10 @@ impl Syscall for RecordingSyscall {
         self.record("close_fds_from", first.to_string())
     }
 
+    fn install_seccomp(&self, program: &[crate::sandbox::plan::BpfInsn]) -> SysResult<()> {
+        self.record("install_seccomp", format!("{} instructions", program.len()))
+    }
+
     fn drop_capabilities(&self, keep: &[u32]) -> SysResult<()> {
         self.record("drop_capabilities", format!("{keep:?}"))
     }

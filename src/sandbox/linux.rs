@@ -393,6 +393,28 @@ impl Syscall for LinuxSyscall {
         super::process::drop_capabilities(keep)
     }
 
+    fn install_seccomp(&self, program: &[super::plan::BpfInsn]) -> SysResult<()> {
+        let fprog = libc::sock_fprog {
+            len: program.len() as u16,
+            filter: program.as_ptr() as *mut libc::sock_filter,
+        };
+        // SAFETY: `BpfInsn` is `repr(C)` with the fields of the kernel's
+        // `struct sock_filter` in order, and `fprog` points at `program`,
+        // which outlives the call; the kernel copies the program.
+        let res = unsafe {
+            libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER,
+                0,
+                &fprog as *const libc::sock_fprog,
+            )
+        };
+        if res != 0 {
+            return Err(SysError::new("seccomp", "", last_errno()));
+        }
+        Ok(())
+    }
+
     fn set_groups(&self, gids: &[u32]) -> SysResult<()> {
         let gids: Vec<_> = gids
             .iter()

@@ -9,7 +9,7 @@
 //!        └─ init (pid 1)   private /, overlay, /proc, /dev, /sys, binds,
 //!                          pivot_root, detach the old root; forwards signals,
 //!                          reaps zombies, reports the command's status
-//!             └─ command   close fds, capability bounding set, setgroups,
+//!             └─ command   close fds, seccomp filter, capability bounding set, setgroups,
 //!                          setgid, setuid, exec with exactly `env`
 //! ```
 //!
@@ -29,6 +29,7 @@ mod plan;
 mod process;
 mod report;
 mod resolve;
+mod seccomp;
 mod setup;
 mod syscall;
 mod workdir;
@@ -109,6 +110,8 @@ pub struct RunSpec {
     pub stdin: Option<Vec<u8>>,
     /// Processes and memory the step may use.
     pub limits: Limits,
+    /// `RUN --security=insecure`: every capability and no seccomp filter.
+    pub privileged: bool,
 }
 
 /// Which output stream a chunk came from.

@@ -124,7 +124,49 @@ pub(crate) struct Plan {
     pub uid: u32,
     pub gid: u32,
     pub groups: Vec<u32>,
+    /// Capabilities the command keeps.
+    pub caps: Vec<u32>,
+    /// Seccomp programs installed before the command runs, in order.
+    pub seccomp: Vec<Vec<BpfInsn>>,
     pub exec: ExecPlan,
+}
+
+/// One instruction of a classic BPF program, laid out as the kernel's
+/// `struct sock_filter`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(C)]
+pub(crate) struct BpfInsn {
+    pub code: u16,
+    pub jt: u8,
+    pub jf: u8,
+    pub k: u32,
+}
+
+/// Every capability (`--security=insecure`); the kernel ignores the ones it
+/// does not have.
+const ALL_CAPS: std::ops::RangeInclusive<u32> = 0..=63;
+
+/// The default capabilities and seccomp filter, or everything for a
+/// privileged step.
+fn confinement(privileged: bool) -> Result<(Vec<u32>, Vec<Vec<BpfInsn>>), SandboxError> {
+    if privileged {
+        return Ok((ALL_CAPS.collect(), Vec::new()));
+    }
+    let programs = super::seccomp::default_filter()?
+        .into_iter()
+        .map(|program| {
+            program
+                .iter()
+                .map(|i| BpfInsn {
+                    code: i.code,
+                    jt: i.jt,
+                    jf: i.jf,
+                    k: i.k,
+                })
+                .collect()
+        })
+        .collect();
+    Ok((DOCKER_CAPS.to_vec(), programs))
 }
 
 fn invalid(what: impl Into<String>) -> SandboxError {
@@ -171,6 +213,7 @@ impl Plan {
             });
         }
         steps.extend(user_steps(spec)?);
+        let (caps, seccomp) = confinement(spec.privileged)?;
         Ok(Plan {
             new_netns: spec.network == Network::None,
             hostname: spec.hostname.clone(),
@@ -181,6 +224,8 @@ impl Plan {
             uid: spec.uid,
             gid: spec.gid,
             groups: spec.additional_gids.clone(),
+            caps,
+            seccomp,
             exec: exec_plan(spec)?,
         })
     }

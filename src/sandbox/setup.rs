@@ -5,7 +5,7 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use super::plan::{Plan, RootPlan, Step, DOCKER_CAPS};
+use super::plan::{Plan, RootPlan, Step};
 use super::resolve::{ensure_in_root, existing_in_root};
 use super::syscall::{EntryKind, MountFlags, SysError, SysResult, Syscall};
 
@@ -189,7 +189,12 @@ fn drop_privileges(sys: &dyn Syscall, plan: &Plan) -> SysResult<()> {
     // As root, before the switch: like runc, the user need not be able to
     // search the path to its working directory.
     sys.chdir(&plan.cwd)?;
-    sys.drop_capabilities(DOCKER_CAPS)?;
+    // While CAP_SYS_ADMIN is still held: no `no_new_privs` needed, so
+    // setuid programs in the image keep working, as under Docker.
+    for program in &plan.seccomp {
+        sys.install_seccomp(program)?;
+    }
+    sys.drop_capabilities(&plan.caps)?;
     sys.set_groups(&plan.groups)?;
     sys.set_gid(plan.gid)?;
     sys.set_uid(plan.uid)?;

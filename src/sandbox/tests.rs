@@ -37,6 +37,7 @@ fn spec() -> RunSpec {
         }],
         stdin: None,
         limits: Default::default(),
+        privileged: false,
     }
 }
 
@@ -82,6 +83,7 @@ fn setup_runs_in_the_documented_order() {
         "pivot_root(. .)",
         "umount_detach(.)",
         "close_fds_from(3)",
+        "install_seccomp",
         "drop_capabilities",
         "setgroups([10, 20])",
         "setgid(1000)",

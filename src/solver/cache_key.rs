@@ -53,6 +53,9 @@ pub enum StepInputs {
         network: String,
         hosts: Vec<(String, String)>,
         heredocs: Vec<String>,
+        /// `--security=insecure` (left out when false, so other keys stay).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        insecure: bool,
     },
     Workdir {
         dir: String,
@@ -235,6 +238,7 @@ mod tests {
                 network: "host".into(),
                 hosts: Vec::new(),
                 heredocs: Vec::new(),
+                insecure: false,
             },
         )
     }

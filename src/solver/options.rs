@@ -54,6 +54,9 @@ pub struct BuildOptions {
     pub jobs: Option<usize>,
     /// `--no-cache-filter`: stages (by name or index) built without the cache.
     pub no_cache_filter: Vec<String>,
+    /// `--allow security.insecure`: `RUN --security=insecure` may run with
+    /// every capability and no seccomp filter.
+    pub allow_insecure: bool,
     /// `--pids-limit`, `--memory`: what each RUN step may use.
     pub limits: crate::sandbox::Limits,
 }

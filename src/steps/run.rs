@@ -116,10 +116,13 @@ pub fn run(
     run: &Run,
     handle: StepHandle,
 ) -> Result<(), BuildError> {
-    if run.security == Some(crate::ir::Security::Insecure) {
-        return Err(BuildError::Unsupported {
-            what: "RUN --security=insecure (a step with every capability)".into(),
-        });
+    let insecure = run.security == Some(crate::ir::Security::Insecure);
+    if insecure && !b.opts.allow_insecure {
+        return Err(BuildError::Invalid(
+            "RUN --security=insecure needs the security.insecure entitlement: \
+             start the build with --allow security.insecure"
+                .into(),
+        ));
     }
     let view = RootView::new(b.store, &state.image.layers)?;
     let user = resolve_run_user(&view, &state.image.config.config.user)?;
@@ -153,6 +156,7 @@ pub fn run(
         network: format!("{network:?}"),
         hosts: b.opts.add_hosts.clone(),
         heredocs: run.heredocs.iter().map(|h| h.content.clone()).collect(),
+        insecure,
     };
     let history = created_by(&argv, &args);
     if let Some(record) = b.lookup_step(state, inputs, &handle) {
@@ -181,6 +185,7 @@ pub fn run(
         mounts: sandbox_mounts,
         stdin: None,
         limits: b.opts.limits,
+        privileged: insecure,
     };
     let started = std::time::Instant::now();
     let progress = &b.progress;

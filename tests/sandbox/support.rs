@@ -105,6 +105,7 @@ impl Image {
             mounts: vec![],
             stdin: None,
             limits: Default::default(),
+            privileged: false,
         }
     }
 
