@@ -20,6 +20,8 @@ pub struct Cli {
 pub enum Command {
     /// Build an image from a Dockerfile (the default command)
     Build(Box<BuildArgs>),
+    /// Run a command in a container made from an image
+    Run(Box<super::run_cmd::RunArgs>),
     /// Parse a Dockerfile and print its build plan
     Parse(ParseArgs),
     /// Check a Dockerfile against the build checks
@@ -76,8 +78,8 @@ pub struct CachePruneArgs {
 }
 
 pub const SUBCOMMANDS: &[&str] = &[
-    "build", "parse", "lint", "images", "inspect", "save", "load", "import", "tag", "rmi", "prune",
-    "du", "check", "pull", "push", "login", "logout", "cache", "help",
+    "build", "run", "parse", "lint", "images", "inspect", "save", "load", "import", "tag", "rmi",
+    "prune", "du", "check", "pull", "push", "login", "logout", "cache", "help",
 ];
 
 #[derive(Debug, Args)]
@@ -133,7 +135,7 @@ pub struct PushArgs {
 }
 
 /// `512m`, `2g`, `1048576`: bytes.
-fn parse_bytes(text: &str) -> Result<u64, String> {
+pub(super) fn parse_bytes(text: &str) -> Result<u64, String> {
     let lower = text.to_ascii_lowercase();
     let (number, scale) = match lower.trim_end_matches('b').chars().last() {
         Some('k') => (&lower[..lower.find('k').unwrap_or(0)], 1u64 << 10),

@@ -10,6 +10,7 @@ mod image_cmds;
 mod input;
 mod registry_cmds;
 pub mod render;
+mod run_cmd;
 mod store_cmds;
 
 use clap::Parser;
@@ -57,6 +58,7 @@ pub fn run() -> i32 {
     };
     let result = match cli.command {
         args::Command::Build(a) => commands::build(*a),
+        args::Command::Run(a) => run_cmd::run(*a),
         args::Command::Parse(a) => commands::parse(a),
         args::Command::Lint(a) => commands::lint_cmd(a),
         args::Command::Images(a) => image_cmds::images(a),

@@ -112,6 +112,20 @@ pub struct RunSpec {
     pub limits: Limits,
     /// `RUN --security=insecure`: every capability and no seccomp filter.
     pub privileged: bool,
+    /// Where the command's standard streams go.
+    pub stdio: Stdio,
+}
+
+/// Where the command's standard streams go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Stdio {
+    /// Output reaches the caller's `output` callback and `stdin` bytes are
+    /// fed to the command (RUN steps).
+    #[default]
+    Captured,
+    /// The command writes to rbuild's own stdout and stderr, and reads its
+    /// stdin when `stdin` is true, else `/dev/null` (`rbuild run`).
+    Inherit { stdin: bool },
 }
 
 /// Which output stream a chunk came from.

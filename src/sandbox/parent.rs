@@ -15,7 +15,7 @@ use super::plan::Plan;
 use super::process::{self, ChildFds};
 use super::report::{Decoder, Message};
 use super::workdir::WorkDir;
-use super::{ExitStatusLike, RunOutcome, RunSpec, SandboxError, Stream};
+use super::{ExitStatusLike, RunOutcome, RunSpec, SandboxError, Stdio, Stream};
 
 /// How often the loop looks at the cancel flags.
 const TICK: Timespec = Timespec {
@@ -126,12 +126,22 @@ pub(crate) fn run(
     }
     let work = WorkDir::create(spec)?;
     let plan = Plan::new(spec, &work.paths)?;
-    let (stdin_r, stdin_w) = match spec.stdin {
-        Some(_) => pipe().map(|(r, w)| (r, Some(w)))?,
-        None => (dev_null()?, None),
+    let (stdin_r, stdin_w) = match (spec.stdio, &spec.stdin) {
+        (Stdio::Inherit { stdin: true }, _) => (dup(std::io::stdin().as_fd())?, None),
+        (Stdio::Captured, Some(_)) => pipe().map(|(r, w)| (r, Some(w)))?,
+        _ => (dev_null()?, None),
     };
-    let (stdout_r, stdout_w) = pipe()?;
-    let (stderr_r, stderr_w) = pipe()?;
+    let ((stdout_r, stdout_w), (stderr_r, stderr_w)) = match spec.stdio {
+        Stdio::Captured => {
+            let (out_r, out_w) = pipe()?;
+            let (err_r, err_w) = pipe()?;
+            ((Some(out_r), out_w), (Some(err_r), err_w))
+        }
+        Stdio::Inherit { .. } => (
+            (None, dup(std::io::stdout().as_fd())?),
+            (None, dup(std::io::stderr().as_fd())?),
+        ),
+    };
     let (report_r, report_w) = pipe()?;
     let cgroup = StepCgroup::create(&spec.limits)?;
     let monitor = {
@@ -157,7 +167,7 @@ pub(crate) fn run(
     };
     drop((stdin_r, stdout_w, stderr_w, report_w));
     let mut pump = Pump {
-        readers: [Some(stdout_r), Some(stderr_r), Some(report_r)],
+        readers: [stdout_r, stderr_r, Some(report_r)],
         stdin: stdin_w,
         input: spec.stdin.as_deref().unwrap_or(&[]),
         reports: Reports::default(),
@@ -171,6 +181,11 @@ pub(crate) fn run(
         });
     }
     outcome(pump.reports, guard.killed, monitor_status)
+}
+
+/// A close-on-exec copy of one of rbuild's own standard streams.
+fn dup(fd: BorrowedFd<'_>) -> Result<OwnedFd, SandboxError> {
+    rustix::io::fcntl_dupfd_cloexec(fd, 0).map_err(|e| SandboxError::spawn("dup", e))
 }
 
 fn dev_null() -> Result<OwnedFd, SandboxError> {

@@ -38,6 +38,7 @@ fn spec() -> RunSpec {
         stdin: None,
         limits: Default::default(),
         privileged: false,
+        stdio: Default::default(),
     }
 }
 

@@ -11,5 +11,5 @@ pub(crate) mod metadata;
 mod owner;
 pub(crate) mod run;
 mod run_mounts;
-mod run_user;
+pub(crate) mod run_user;
 pub(crate) mod workdir;

@@ -186,6 +186,7 @@ pub fn run(
         stdin: None,
         limits: b.opts.limits,
         privileged: insecure,
+        stdio: sandbox::Stdio::Captured,
     };
     let started = std::time::Instant::now();
     let progress = &b.progress;

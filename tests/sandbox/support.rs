@@ -106,6 +106,7 @@ impl Image {
             stdin: None,
             limits: Default::default(),
             privileged: false,
+            stdio: Default::default(),
         }
     }
 
