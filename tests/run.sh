@@ -40,3 +40,7 @@ fi
 # fixtures/differential (starts and stops its own dockerd).
 cargo build --release --quiet
 python3 tests/differential/run --rbuild target/release/rbuild
+
+# The README's examples, end to end (base images cached in
+# /var/tmp/rbuild-examples after the first run on a machine).
+RBUILD_BIN=$PWD/target/release/rbuild bash examples/run.sh
