@@ -218,3 +218,44 @@ fn check_reports_and_repairs_corrupt_blobs_and_dangling_tags() {
     env.build("a");
     assert!(env.cmd(&["check"]).status.success());
 }
+
+#[test]
+fn inspect_gives_dockers_fields_and_formats_them() {
+    let env = Env::new();
+    env.build("a");
+    assert!(env
+        .cmd(&["tag", "localhost/a:1", "localhost:5000/team/a:2"])
+        .status
+        .success());
+    let out = env.cmd(&["inspect", "localhost/a:1"]);
+    assert!(out.status.success());
+    let json: Value = serde_json::from_slice(&out.stdout).expect("inspect JSON");
+    let image = &json[0];
+    let manifest = env.image_blobs("a")[0].clone();
+    assert_eq!(image["Id"], env.image_blobs("a")[1].as_str());
+    assert_eq!(
+        image["RepoTags"],
+        serde_json::json!(["localhost/a:1", "localhost:5000/team/a:2"])
+    );
+    assert_eq!(image["RepoDigests"][0], format!("localhost/a@{manifest}"));
+    assert_eq!(image["RootFS"]["Type"], "layers");
+    assert!(image["Size"].as_u64().unwrap() > 0);
+    let out = env.cmd(&[
+        "inspect",
+        "--format",
+        "{{.Id}}|{{index .RepoDigests 1}}|{{json .RootFS.Layers}}|{{range .RepoTags}}<{{.}}>{{end}}",
+        "localhost/a:1",
+    ]);
+    let text = stdout(&out);
+    let layers = serde_json::to_string(&image["RootFS"]["Layers"]).unwrap();
+    assert_eq!(
+        text.trim_end(),
+        format!(
+            "{}|localhost:5000/team/a@{manifest}|{layers}|<localhost/a:1><localhost:5000/team/a:2>",
+            image["Id"].as_str().unwrap()
+        )
+    );
+    let out = env.cmd(&["inspect", "--format", "{{.Id", "localhost/a:1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unclosed {{"));
+}

@@ -184,6 +184,9 @@ pub struct InspectArgs {
     /// Show each layer's size, the step that made it and the bytes later layers overwrite or delete
     #[arg(long)]
     pub layers: bool,
+    /// Print each image through a Go template, as docker does (`{{.Id}}`, `{{json .Config}}`, `{{index .RepoDigests 0}}`, `{{range .Config.Env}}...{{end}}`)
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
     /// Image names
     #[arg(required = true)]
     pub images: Vec<String>,

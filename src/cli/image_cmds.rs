@@ -1,21 +1,19 @@
 //! Image commands on the store: `images`, `inspect`, `save`, `load`,
 //! `import`, `tag`, `rmi`.
 
-use super::args::{
-    ImportArgs, InspectArgs, LoadArgs, RmiArgs, SaveArgs, SaveFormat, StoreArgs, TagArgs,
-};
+use super::args::{ImportArgs, LoadArgs, RmiArgs, SaveArgs, SaveFormat, StoreArgs, TagArgs};
 use super::Failure;
 use crate::export::{export, store_image, Output};
 use crate::image::{load_image, normalize_name, Image, ImageSource, Platform};
 use crate::layer::Compression;
 use crate::store::{default_root, Digest, Store};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 pub(super) fn open_store(args: &StoreArgs) -> Result<Store, Failure> {
     Store::open(&args.root.clone().unwrap_or_else(default_root)).map_err(Failure::error)
 }
 
-fn load_named(store: &Store, name: &str) -> Result<Image, Failure> {
+pub(super) fn load_named(store: &Store, name: &str) -> Result<Image, Failure> {
     load_image(
         store,
         &ImageSource::Named(name.to_string()),
@@ -89,7 +87,7 @@ fn human(bytes: u64) -> String {
 }
 
 /// `inspect --layers`: a table per image and what slimming would save.
-fn layer_report(store: &Store, name: &str) -> Result<(), Failure> {
+pub(super) fn layer_report(store: &Store, name: &str) -> Result<(), Failure> {
     let image = load_named(store, name)?;
     let costs = crate::image::layer_report::layer_costs(store, &image).map_err(Failure::error)?;
     println!("{name}");
@@ -117,41 +115,6 @@ fn layer_report(store: &Store, name: &str) -> Result<(), Failure> {
         human(wasted)
     );
     Ok(())
-}
-
-pub fn inspect(args: InspectArgs) -> Result<i32, Failure> {
-    let store = open_store(&args.store)?;
-    if args.layers {
-        for name in &args.images {
-            layer_report(&store, name)?;
-        }
-        return Ok(0);
-    }
-    let mut out = Vec::new();
-    for name in &args.images {
-        let reference = normalize_name(name);
-        let manifest = store
-            .tag(&reference)
-            .map_err(Failure::error)?
-            .ok_or_else(|| Failure::message(format!("no such image: {name}")))?;
-        let image = load_named(&store, name)?;
-        out.push(json!({
-            "Name": reference,
-            "ManifestDigest": manifest.to_string(),
-            "Created": image.config.created,
-            "Architecture": image.config.architecture,
-            "Os": image.config.os,
-            "Config": image.config.config,
-            "RootFS": image.config.rootfs,
-            "Layers": image.layers.iter().map(|l| json!({"digest": l.blob.to_string(), "diffID": l.diff_id.to_string(), "mediaType": l.media_type, "size": l.size})).collect::<Vec<_>>(),
-            "History": image.config.history,
-        }));
-    }
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&out).map_err(Failure::error)?
-    );
-    Ok(0)
 }
 
 pub fn save(args: SaveArgs) -> Result<i32, Failure> {

@@ -8,10 +8,12 @@ mod commands;
 mod diagnostics;
 mod image_cmds;
 mod input;
+mod inspect_cmd;
 mod registry_cmds;
 pub mod render;
 mod run_cmd;
 mod store_cmds;
+mod template;
 
 use clap::Parser;
 
@@ -62,7 +64,7 @@ pub fn run() -> i32 {
         args::Command::Parse(a) => commands::parse(a),
         args::Command::Lint(a) => commands::lint_cmd(a),
         args::Command::Images(a) => image_cmds::images(a),
-        args::Command::Inspect(a) => image_cmds::inspect(a),
+        args::Command::Inspect(a) => inspect_cmd::inspect(a),
         args::Command::Save(a) => image_cmds::save(a),
         args::Command::Load(a) => image_cmds::load(a),
         args::Command::Import(a) => image_cmds::import(a),
