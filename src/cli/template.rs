@@ -95,12 +95,14 @@ enum Token {
 
 type Tokens = std::iter::Peekable<std::vec::IntoIter<(Token, usize)>>;
 type Fail<'a> = &'a dyn Fn(String, usize) -> TemplateError;
+/// Parsed nodes, and the `end` or `else` that closed them (with its offset).
+type Block = (Vec<Node>, Option<(String, usize)>);
 
 /// Nodes up to an `end` or `else` (returned with its offset) or the end.
 fn parse_nodes(
     tokens: &mut Tokens,
     fail: Fail,
-) -> Result<(Vec<Node>, Option<(String, usize)>), TemplateError> {
+) -> Result<Block, TemplateError> {
     let mut nodes = Vec::new();
     while let Some((token, offset)) = tokens.next() {
         let action = match token {
