@@ -4,6 +4,7 @@
 //! downward only, and nothing imports `cli`.
 
 pub mod cli;
+pub mod compose;
 pub mod container;
 pub mod context;
 pub mod dockerfile;

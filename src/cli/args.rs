@@ -22,6 +22,8 @@ pub enum Command {
     Build(Box<BuildArgs>),
     /// Run a command in a container made from an image
     Run(Box<super::run_cmd::RunArgs>),
+    /// Build the services of a Compose file, concurrently
+    Bake(super::bake_cmd::BakeArgs),
     /// Parse a Dockerfile and print its build plan
     Parse(ParseArgs),
     /// Check a Dockerfile against the build checks
@@ -78,8 +80,8 @@ pub struct CachePruneArgs {
 }
 
 pub const SUBCOMMANDS: &[&str] = &[
-    "build", "run", "parse", "lint", "images", "inspect", "save", "load", "import", "tag", "rmi",
-    "prune", "du", "check", "pull", "push", "login", "logout", "cache", "help",
+    "build", "run", "bake", "parse", "lint", "images", "inspect", "save", "load", "import", "tag",
+    "rmi", "prune", "du", "check", "pull", "push", "login", "logout", "cache", "help",
 ];
 
 #[derive(Debug, Args)]

@@ -3,6 +3,7 @@
 //! 2 usage or Dockerfile errors).
 
 mod args;
+mod bake_cmd;
 mod build_cmd;
 mod commands;
 mod diagnostics;
@@ -61,6 +62,7 @@ pub fn run() -> i32 {
     let result = match cli.command {
         args::Command::Build(a) => commands::build(*a),
         args::Command::Run(a) => run_cmd::run(*a),
+        args::Command::Bake(a) => bake_cmd::bake(a),
         args::Command::Parse(a) => commands::parse(a),
         args::Command::Lint(a) => commands::lint_cmd(a),
         args::Command::Images(a) => image_cmds::images(a),

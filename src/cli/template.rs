@@ -99,10 +99,7 @@ type Fail<'a> = &'a dyn Fn(String, usize) -> TemplateError;
 type Block = (Vec<Node>, Option<(String, usize)>);
 
 /// Nodes up to an `end` or `else` (returned with its offset) or the end.
-fn parse_nodes(
-    tokens: &mut Tokens,
-    fail: Fail,
-) -> Result<Block, TemplateError> {
+fn parse_nodes(tokens: &mut Tokens, fail: Fail) -> Result<Block, TemplateError> {
     let mut nodes = Vec::new();
     while let Some((token, offset)) = tokens.next() {
         let action = match token {

@@ -107,6 +107,26 @@ impl super::Build<'_> {
     /// Sets the stage's key from a step's inputs and looks it up. On a miss
     /// the progress says why (compared with this step's last build), and the
     /// inputs are kept for the next explanation.
+    /// The step's cache record; on a miss, waits until no other build is
+    /// making the same step, looks again, and otherwise keeps the step's
+    /// lock until [`remember`](super::Build::remember) records it, so a step
+    /// shared by concurrent builds is made once.
+    fn cached_or_claim(&self, stage: usize, key: &str) -> Option<super::layers::CacheRecord> {
+        if let Some(record) = self.cached(stage, key) {
+            return Some(record);
+        }
+        // Without the lock the step is simply made here as well.
+        let lock = self.store.lock_step(key).ok()?;
+        if let Some(record) = self.cached(stage, key) {
+            return Some(record);
+        }
+        self.step_locks
+            .lock()
+            .expect("step locks")
+            .insert(key.to_string(), lock);
+        None
+    }
+
     pub(crate) fn lookup_step(
         &self,
         state: &mut super::state::StageState,
@@ -123,7 +143,7 @@ impl super::Build<'_> {
             "--no-cache".to_string()
         } else if filtered {
             "--no-cache-filter".to_string()
-        } else if let Some(record) = self.cached(state.stage, &state.key) {
+        } else if let Some(record) = self.cached_or_claim(state.stage, &state.key) {
             save_inputs(self.store, &state.slot, &key);
             return Some(record);
         } else {

@@ -58,6 +58,8 @@ pub(crate) struct Build<'a> {
     /// Set when a stage failed: the other stages stop (a running RUN is
     /// killed) and the build reports that first failure.
     pub cancel: AtomicBool,
+    /// Step locks held while their steps are made, by cache key.
+    pub step_locks: Mutex<std::collections::HashMap<String, crate::store::StoreLock>>,
 }
 
 fn stat_cache_path(store: &Store) -> std::path::PathBuf {
@@ -106,6 +108,7 @@ pub fn build(store: &Store, plan: &BuildPlan, opts: &BuildOptions) -> Result<Ima
         pulled: Default::default(),
         remote: remote_cache::RemoteCache::new(&opts.cache_from),
         cancel: AtomicBool::new(false),
+        step_locks: Default::default(),
     };
     let ran = scheduler::run_stages(&b, &bases, &needed, target);
     // A stat cache that cannot be saved only costs re-reading next time.

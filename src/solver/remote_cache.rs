@@ -84,6 +84,8 @@ impl Build<'_> {
         layer: Option<&LayerRef>,
     ) -> Result<(), BuildError> {
         layers::remember(self.store, key, layer)?;
+        // Builds waiting for this step find it cached now.
+        self.step_locks.lock().expect("step locks").remove(key);
         self.note(stage, key, layer.cloned());
         Ok(())
     }

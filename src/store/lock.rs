@@ -76,6 +76,30 @@ impl Store {
         }
     }
 
+    /// Wait for and take the lock of one step's cache key: the build that
+    /// holds it is making that step, so others (threads of `rbuild bake`,
+    /// or other processes) wait and then find it cached instead of making
+    /// it again. The lock files are tiny and left in `locks/steps/`.
+    pub fn lock_step(&self, key: &str) -> Result<StoreLock, StoreError> {
+        super::names::encode_checked("step key", key)?;
+        let dir = self.root().join("locks").join("steps");
+        std::fs::create_dir_all(&dir).map_err(at(&dir))?;
+        let path = dir.join(key);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(at(&path))?;
+        file.lock().map_err(at(&path))?;
+        Ok(StoreLock {
+            _file: file,
+            path,
+            exclusive: true,
+        })
+    }
+
     /// Take the exclusive lock if nobody holds the lock at all.
     pub fn try_lock_exclusive(&self) -> Result<Option<StoreLock>, StoreError> {
         let (file, path) = self.open_lock_file()?;
