@@ -6,6 +6,8 @@
 #   node-app     `node server.js --print` prints the greeting (no network)
 #   multi-stage  one layer holding only /hello, and it runs
 #   website      nginx answers on a published port, checked with curl
+#   compose      both services built by `rbuild bake`, node-app run with
+#                `rbuild run`
 #
 # Installs debootstrap, busybox-static, podman, runc, curl and jq with apt when
 # missing. Needs root.
@@ -126,9 +128,21 @@ curl -fsS -m 2 "http://127.0.0.1:$web_port/style.css" >/dev/null || fail "websit
 podman rm -f -t 2 website >/dev/null
 echo "== website ok"
 
-# --- compose: website and node-app together -----------------------------------
-# PLACEHOLDER: examples/compose is built by `rbuild bake`, which does not exist
-# yet. Once it does, build it here (e.g. `rbuild bake -f examples/compose/compose.yaml`)
-# and check that it makes localhost/example-website and localhost/example-node-app.
+# --- compose: website and node-app together, with rbuild bake ---------------
+echo "== rbuild bake -f examples/compose/compose.yaml"
+"$bin" bake --root "$store" -f examples/compose/compose.yaml
+# Both images, from the steps the single builds above already made.
+for image in localhost/example-website:latest localhost/example-node-app:latest; do
+    "$bin" inspect --root "$store" --format '{{.Id}}' "$image" >/dev/null ||
+        fail "compose: $image was not built"
+done
+# And run without any daemon, in rbuild's own sandbox.
+out=$("$bin" run --root "$store" --network none localhost/example-node-app:latest node server.js --print)
+echo "$out"
+case $out in
+    "Hello, world! Node.js v"*) ;;
+    *) fail "compose: node-app greeting from rbuild run" ;;
+esac
+echo "== compose ok"
 
 echo "== all examples ok"
