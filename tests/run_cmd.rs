@@ -273,3 +273,61 @@ fn commit_makes_a_layer_of_exactly_the_commands_changes() {
     let out = run(&s, &["localhost/busybox:latest", "ls", "/kept"]);
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn publish_reaches_a_server_in_the_containers_own_network() {
+    let Some(s) = Setup::new() else { return };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let store = s.store();
+    let publish = format!("{port}:8000");
+    let mut server = Command::new(RBUILD)
+        .args([
+            "run", "--root", &store, "-p", &publish, "localhost/busybox:latest", "sh", "-c",
+            "mkdir /www && echo served > /www/index.html && ip -4 addr | grep -c 'inet ' > /www/inets \
+             && exec httpd -f -p 127.0.0.1:8000 -h /www",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let get = |path: &str| -> Option<String> {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .ok()?;
+        write!(stream, "GET {path} HTTP/1.0\r\n\r\n").ok()?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response).ok()?;
+        Some(response)
+    };
+    let mut page = None;
+    for _ in 0..50 {
+        page = get("/index.html").filter(|r| r.contains("served"));
+        if page.is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // Its own network: only loopback's address (the server listens there).
+    let inets = get("/inets").unwrap_or_default();
+    // SAFETY: kill(2) on the child we spawned.
+    unsafe { libc::kill(server.id() as i32, libc::SIGTERM) };
+    let status = server.wait().expect("wait");
+    assert!(page.is_some(), "no page through -p {publish}");
+    assert!(inets.trim_end().ends_with("\n1"), "{inets}");
+    assert_eq!(status.code(), Some(130), "Ctrl-C/SIGTERM stop it with 130");
+    let out = run(
+        &s,
+        &[
+            "-p",
+            "1:2",
+            "--network",
+            "host",
+            "localhost/busybox:latest",
+            "true",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -27,9 +27,12 @@ pub struct RunArgs {
     /// Bind mount HOST:CONTAINER[:ro|rw] (repeatable)
     #[arg(short = 'v', long = "volume")]
     pub volumes: Vec<String>,
-    /// host (the default) or none (only loopback)
-    #[arg(long, default_value = "host", value_parser = ["host", "none"])]
-    pub network: String,
+    /// host (the default) or none (its own network with only loopback; the default with -p)
+    #[arg(long, value_parser = ["host", "none"])]
+    pub network: Option<String>,
+    /// Forward [IP:]HOST_PORT (IP 127.0.0.1 unless given) to CONTAINER_PORT in the container's own network (repeatable)
+    #[arg(short = 'p', long = "publish")]
+    pub publish: Vec<String>,
     /// Keep standard input open for the command
     #[arg(short = 'i', long)]
     pub interactive: bool,
@@ -61,6 +64,11 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
         .iter()
         .map(|v| Volume::parse(v).map_err(usage))
         .collect::<Result<Vec<_>, _>>()?;
+    let publish = args
+        .publish
+        .iter()
+        .map(|p| container::parse_publish(p).map_err(usage))
+        .collect::<Result<Vec<_>, _>>()?;
     let opts = RunOptions {
         image: args.image.clone(),
         command: args.command.clone(),
@@ -69,10 +77,16 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
         workdir: args.workdir.clone(),
         user: args.user.clone(),
         volumes,
-        network: match args.network.as_str() {
-            "none" => Network::None,
+        network: match (args.network.as_deref(), publish.is_empty()) {
+            (Some("host"), false) => {
+                return Err(Failure::usage(
+                    "error: -p forwards into the container's own network; it cannot be used with --network host".into(),
+                ))
+            }
+            (Some("none"), _) | (None, false) => Network::None,
             _ => Network::Host,
         },
+        publish,
         interactive: args.interactive,
         limits: Limits {
             pids: args.pids_limit,

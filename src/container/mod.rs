@@ -12,7 +12,7 @@ pub use error::ContainerError;
 
 use crate::image::{load_image, Image, ImageError, ImageSource, Platform};
 use crate::registry::{pull, Client, Reference, RegistryConfig};
-use crate::sandbox::{self, Limits, Mount, MountKind, Network, RunSpec, Stdio};
+use crate::sandbox::{self, Limits, Mount, MountKind, Network, Publish, RunSpec, Stdio};
 use crate::snapshot::{RootView, SnapshotterKind};
 use crate::store::Store;
 use std::path::PathBuf;
@@ -35,6 +35,8 @@ pub struct RunOptions {
     /// `-v HOST:CONTAINER[:ro]`
     pub volumes: Vec<Volume>,
     pub network: Network,
+    /// `-p`: host ports forwarded into the container's own network.
+    pub publish: Vec<Publish>,
     /// `-i`: the command reads rbuild's standard input.
     pub interactive: bool,
     pub limits: Limits,
@@ -81,6 +83,35 @@ impl Volume {
             readonly,
         })
     }
+}
+
+/// `[IP:]HOST:CONTAINER` (IP defaults to 127.0.0.1: the host's loopback).
+pub fn parse_publish(spec: &str) -> Result<Publish, ContainerError> {
+    let bad = |reason: String| ContainerError::BadOption {
+        option: format!("-p {spec}"),
+        reason,
+    };
+    let (host_part, container) = spec
+        .rsplit_once(':')
+        .ok_or_else(|| bad("expected [IP:]HOST_PORT:CONTAINER_PORT".into()))?;
+    let container = container.trim_end_matches("/tcp");
+    let container_port: u16 = container
+        .parse()
+        .map_err(|_| bad(format!("container port {container:?} is not a port number")))?;
+    let (ip, host_port) = match host_part.rsplit_once(':') {
+        Some((ip, port)) => (ip.trim_matches(['[', ']']), port),
+        None => ("127.0.0.1", host_part),
+    };
+    let host_port: u16 = host_port
+        .parse()
+        .map_err(|_| bad(format!("host port {host_port:?} is not a port number")))?;
+    let ip: std::net::IpAddr = ip
+        .parse()
+        .map_err(|_| bad(format!("{ip:?} is not an IP address")))?;
+    Ok(Publish {
+        host: std::net::SocketAddr::new(ip, host_port),
+        container_port,
+    })
 }
 
 /// How the command ended, and the image `--commit` made.
@@ -204,6 +235,7 @@ pub fn run(store: &Store, opts: &RunOptions) -> Result<RunResult, ContainerError
         stdio: Stdio::Inherit {
             stdin: opts.interactive,
         },
+        publish: opts.publish.clone(),
     };
     let outcome = sandbox::run_cancellable(&spec, &mut |_, _| {}, &Default::default())?;
     let exit_code = match outcome.status {

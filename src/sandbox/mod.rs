@@ -27,6 +27,7 @@ mod linux;
 mod parent;
 mod plan;
 mod process;
+mod publish;
 mod report;
 mod resolve;
 mod seccomp;
@@ -44,6 +45,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use cgroup::Limits;
 pub use error::SandboxError;
+pub use publish::Publish;
 
 /// The root filesystem a step runs on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,6 +116,9 @@ pub struct RunSpec {
     pub privileged: bool,
     /// Where the command's standard streams go.
     pub stdio: Stdio,
+    /// Host ports forwarded into the step's network (needs
+    /// `Network::None`, the private namespace).
+    pub publish: Vec<Publish>,
 }
 
 /// Where the command's standard streams go.

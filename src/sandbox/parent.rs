@@ -13,6 +13,7 @@ use rustix::pipe::{pipe_with, PipeFlags};
 use super::cgroup::StepCgroup;
 use super::plan::Plan;
 use super::process::{self, ChildFds};
+use super::publish::{Forwarding, Listeners};
 use super::report::{Decoder, Message};
 use super::workdir::WorkDir;
 use super::{ExitStatusLike, RunOutcome, RunSpec, SandboxError, Stdio, Stream};
@@ -124,6 +125,12 @@ pub(crate) fn run(
     if cancelled() {
         return Err(SandboxError::Interrupted);
     }
+    if !spec.publish.is_empty() && spec.network != super::Network::None {
+        return Err(SandboxError::InvalidSpec {
+            what: "published ports need the container's own network (not the host's)".into(),
+        });
+    }
+    let listeners = Listeners::bind(&spec.publish)?;
     let work = WorkDir::create(spec)?;
     let plan = Plan::new(spec, &work.paths)?;
     let (stdin_r, stdin_w) = match (spec.stdio, &spec.stdin) {
@@ -171,6 +178,8 @@ pub(crate) fn run(
         stdin: stdin_w,
         input: spec.stdin.as_deref().unwrap_or(&[]),
         reports: Reports::default(),
+        listeners: Some(listeners).filter(|l| !l.is_empty()),
+        forwarding: None,
     };
     pump.run(output, &stop, &mut guard)?;
     let monitor_status = guard.reap()?;
@@ -232,6 +241,10 @@ struct Pump<'a> {
     stdin: Option<OwnedFd>,
     input: &'a [u8],
     reports: Reports,
+    /// Published ports, until the container's pid 1 is known.
+    listeners: Option<Listeners>,
+    /// Forwarding into the container; stops when dropped.
+    forwarding: Option<Forwarding>,
 }
 
 impl Pump<'_> {
@@ -260,6 +273,10 @@ impl Pump<'_> {
                 }
             }
             self.feed_stdin()?;
+            if let (Some(pid), true) = (guard.init, self.listeners.is_some()) {
+                let listeners = self.listeners.take().expect("checked");
+                self.forwarding = Some(listeners.start(pid)?);
+            }
         }
         Ok(())
     }

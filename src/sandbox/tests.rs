@@ -39,6 +39,7 @@ fn spec() -> RunSpec {
         limits: Default::default(),
         privileged: false,
         stdio: Default::default(),
+        publish: Vec::new(),
     }
 }
 

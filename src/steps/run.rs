@@ -187,6 +187,7 @@ pub fn run(
         limits: b.opts.limits,
         privileged: insecure,
         stdio: sandbox::Stdio::Captured,
+        publish: Vec::new(),
     };
     let started = std::time::Instant::now();
     let progress = &b.progress;

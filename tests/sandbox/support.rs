@@ -107,6 +107,7 @@ impl Image {
             limits: Default::default(),
             privileged: false,
             stdio: Default::default(),
+            publish: Vec::new(),
         }
     }
 
