@@ -331,3 +331,72 @@ fn publish_reaches_a_server_in_the_containers_own_network() {
     );
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// `tmux -L SOCKET ARGS...`
+fn tmux(socket: &str, args: &[&str]) -> Output {
+    Command::new("tmux")
+        .arg("-L")
+        .arg(socket)
+        .args(args)
+        .output()
+        .expect("tmux runs")
+}
+
+#[test]
+fn interactive_terminal_has_its_size_job_control_and_exit_status() {
+    let Some(s) = Setup::new() else { return };
+    if Command::new("tmux").arg("-V").output().is_err() {
+        busybox_store::skip("tmux is not installed");
+        return;
+    }
+    let socket = format!("rbuild-run-{}", std::process::id());
+    let command = format!(
+        "{RBUILD} run --root {} -it localhost/busybox:latest sh; echo EXIT=$?; sleep 60",
+        s.store()
+    );
+    let started = tmux(
+        &socket,
+        &[
+            "new-session",
+            "-d",
+            "-s",
+            "t",
+            "-x",
+            "100",
+            "-y",
+            "30",
+            &command,
+        ],
+    );
+    assert!(started.status.success(), "{}", text(&started.stderr));
+    let screen = || text(&tmux(&socket, &["capture-pane", "-p", "-t", "t"]).stdout);
+    let wait_for = |needle: &str| {
+        for _ in 0..100 {
+            if screen().contains(needle) {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        false
+    };
+    assert!(wait_for("/ #"), "no prompt:\n{}", screen());
+    tmux(
+        &socket,
+        &["send-keys", "-t", "t", "stty size; echo $((6*7))", "Enter"],
+    );
+    assert!(wait_for("42"), "{}", screen());
+    tmux(&socket, &["send-keys", "-t", "t", "sleep 100", "Enter"]);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    // Ctrl-C reaches the foreground job, not rbuild: the shell survives.
+    tmux(&socket, &["send-keys", "-t", "t", "C-c"]);
+    tmux(
+        &socket,
+        &["send-keys", "-t", "t", "echo after-ctrl-c; exit 3", "Enter"],
+    );
+    let finished = wait_for("EXIT=3");
+    let shown = screen();
+    tmux(&socket, &["kill-server"]);
+    assert!(finished, "{shown}");
+    assert!(shown.contains("30 100"), "window size:\n{shown}");
+    assert!(shown.contains("\nafter-ctrl-c"), "{shown}");
+}

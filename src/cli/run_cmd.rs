@@ -36,6 +36,9 @@ pub struct RunArgs {
     /// Keep standard input open for the command
     #[arg(short = 'i', long)]
     pub interactive: bool,
+    /// Give the command a pseudo-terminal (with -i: an interactive shell with job control)
+    #[arg(short = 't', long)]
+    pub tty: bool,
     /// Accepted for docker's habit: the container is always removed afterwards
     #[arg(long)]
     pub rm: bool,
@@ -88,6 +91,7 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
         },
         publish,
         interactive: args.interactive,
+        tty: args.tty,
         limits: Limits {
             pids: args.pids_limit,
             memory: args.memory,

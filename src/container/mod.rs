@@ -39,6 +39,8 @@ pub struct RunOptions {
     pub publish: Vec<Publish>,
     /// `-i`: the command reads rbuild's standard input.
     pub interactive: bool,
+    /// `-t`: a pseudo-terminal as the command's terminal.
+    pub tty: bool,
     pub limits: Limits,
     /// `--commit REF`: keep the command's changes as a new image.
     pub commit: Option<String>,
@@ -232,8 +234,14 @@ pub fn run(store: &Store, opts: &RunOptions) -> Result<RunResult, ContainerError
         stdin: None,
         limits: opts.limits,
         privileged: false,
-        stdio: Stdio::Inherit {
-            stdin: opts.interactive,
+        stdio: if opts.tty {
+            Stdio::Terminal {
+                stdin: opts.interactive,
+            }
+        } else {
+            Stdio::Inherit {
+                stdin: opts.interactive,
+            }
         },
         publish: opts.publish.clone(),
     };

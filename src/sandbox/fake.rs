@@ -200,6 +200,10 @@ impl Syscall for RecordingSyscall {
         self.record("close_fds_from", first.to_string())
     }
 
+    fn take_terminal(&self) -> SysResult<()> {
+        self.record("take_terminal", String::new())
+    }
+
     fn install_seccomp(&self, program: &[crate::sandbox::plan::BpfInsn]) -> SysResult<()> {
         self.record("install_seccomp", format!("{} instructions", program.len()))
     }

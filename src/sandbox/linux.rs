@@ -393,6 +393,12 @@ impl Syscall for LinuxSyscall {
         super::process::drop_capabilities(keep)
     }
 
+    fn take_terminal(&self) -> SysResult<()> {
+        rustix::process::setsid().map_err(|e| SysError::new("setsid", "", e.raw_os_error()))?;
+        rustix::process::ioctl_tiocsctty(std::io::stdin())
+            .map_err(|e| SysError::new("TIOCSCTTY", "", e.raw_os_error()))
+    }
+
     fn install_seccomp(&self, program: &[super::plan::BpfInsn]) -> SysResult<()> {
         let fprog = libc::sock_fprog {
             len: program.len() as u16,

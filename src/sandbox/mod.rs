@@ -33,6 +33,7 @@ mod resolve;
 mod seccomp;
 mod setup;
 mod syscall;
+mod terminal;
 mod workdir;
 
 #[cfg(test)]
@@ -131,6 +132,9 @@ pub enum Stdio {
     /// The command writes to rbuild's own stdout and stderr, and reads its
     /// stdin when `stdin` is true, else `/dev/null` (`rbuild run`).
     Inherit { stdin: bool },
+    /// A pseudo-terminal is the command's controlling terminal and its
+    /// standard streams, joined to rbuild's own (`rbuild run -t`).
+    Terminal { stdin: bool },
 }
 
 /// Which output stream a chunk came from.

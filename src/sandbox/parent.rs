@@ -15,6 +15,7 @@ use super::plan::Plan;
 use super::process::{self, ChildFds};
 use super::publish::{Forwarding, Listeners};
 use super::report::{Decoder, Message};
+use super::terminal::{Pty, RawMode};
 use super::workdir::WorkDir;
 use super::{ExitStatusLike, RunOutcome, RunSpec, SandboxError, Stdio, Stream};
 
@@ -133,7 +134,12 @@ pub(crate) fn run(
     let listeners = Listeners::bind(&spec.publish)?;
     let work = WorkDir::create(spec)?;
     let plan = Plan::new(spec, &work.paths)?;
+    let pty = match spec.stdio {
+        Stdio::Terminal { .. } => Some(Pty::open()?),
+        _ => None,
+    };
     let (stdin_r, stdin_w) = match (spec.stdio, &spec.stdin) {
+        (Stdio::Terminal { .. }, _) => (dup(pty_slave(&pty))?, None),
         (Stdio::Inherit { stdin: true }, _) => (dup(std::io::stdin().as_fd())?, None),
         (Stdio::Captured, Some(_)) => pipe().map(|(r, w)| (r, Some(w)))?,
         _ => (dev_null()?, None),
@@ -144,6 +150,11 @@ pub(crate) fn run(
             let (err_r, err_w) = pipe()?;
             ((Some(out_r), out_w), (Some(err_r), err_w))
         }
+        // The command's output comes back through the master side.
+        Stdio::Terminal { .. } => (
+            (Some(dup(pty_master(&pty))?), dup(pty_slave(&pty))?),
+            (None, dup(pty_slave(&pty))?),
+        ),
         Stdio::Inherit { .. } => (
             (None, dup(std::io::stdout().as_fd())?),
             (None, dup(std::io::stderr().as_fd())?),
@@ -180,7 +191,22 @@ pub(crate) fn run(
         reports: Reports::default(),
         listeners: Some(listeners).filter(|l| !l.is_empty()),
         forwarding: None,
+        terminal: match (&pty, spec.stdio) {
+            (Some(pty), Stdio::Terminal { stdin }) => Some(TerminalIo {
+                keys: if stdin {
+                    Some(dup(std::io::stdin().as_fd())?)
+                } else {
+                    None
+                },
+                master: dup(pty.master.as_fd())?,
+                raw: RawMode::enter(),
+            }),
+            _ => None,
+        },
     };
+    // Only the command holds the terminal's slave side now, so the master
+    // reads end of file (EIO) once the command and its children are gone.
+    let _master = pty.map(|p| p.master);
     pump.run(output, &stop, &mut guard)?;
     let monitor_status = guard.reap()?;
     drop(work);
@@ -245,6 +271,30 @@ struct Pump<'a> {
     listeners: Option<Listeners>,
     /// Forwarding into the container; stops when dropped.
     forwarding: Option<Forwarding>,
+    /// `-t`: the pseudo-terminal joined to rbuild's own.
+    terminal: Option<TerminalIo>,
+}
+
+/// rbuild's side of the command's pseudo-terminal.
+struct TerminalIo {
+    /// rbuild's standard input (`-i`), copied into the terminal.
+    keys: Option<OwnedFd>,
+    /// The master side, written with keys (read through `readers[0]`).
+    master: OwnedFd,
+    /// rbuild's terminal in raw mode while the command runs.
+    #[allow(dead_code)]
+    raw: RawMode,
+}
+
+fn pty_master(pty: &Option<Pty>) -> BorrowedFd<'_> {
+    pty.as_ref()
+        .expect("terminal mode has a pty")
+        .master
+        .as_fd()
+}
+
+fn pty_slave(pty: &Option<Pty>) -> BorrowedFd<'_> {
+    pty.as_ref().expect("terminal mode has a pty").slave.as_fd()
 }
 
 impl Pump<'_> {
@@ -266,11 +316,17 @@ impl Pump<'_> {
             if !guard.killed && cancelled() {
                 guard.kill();
             }
-            let ready = self.poll()?;
+            let (ready, keys) = self.poll()?;
             for (i, ready) in ready.into_iter().enumerate() {
                 if ready {
                     self.read(i, &mut buf, output, guard)?;
                 }
+            }
+            if keys {
+                self.forward_keys(&mut buf);
+            }
+            if let Some(t) = &self.terminal {
+                super::terminal::follow_resize(t.master.as_fd());
             }
             self.feed_stdin()?;
             if let (Some(pid), true) = (guard.init, self.listeners.is_some()) {
@@ -281,9 +337,10 @@ impl Pump<'_> {
         Ok(())
     }
 
-    /// Which readers are ready (stdin is simply tried after each poll).
-    fn poll(&self) -> Result<[bool; 3], SandboxError> {
-        let mut fds: Vec<PollFd<'_>> = Vec::with_capacity(4);
+    /// Which readers are ready, and whether keys wait on rbuild's standard
+    /// input (`-t`); stdin is simply tried after each poll.
+    fn poll(&self) -> Result<([bool; 3], bool), SandboxError> {
+        let mut fds: Vec<PollFd<'_>> = Vec::with_capacity(5);
         let mut index = Vec::with_capacity(3);
         for (i, reader) in self.readers.iter().enumerate() {
             if let Some(fd) = reader {
@@ -294,6 +351,10 @@ impl Pump<'_> {
         if let Some(fd) = &self.stdin {
             fds.push(PollFd::new(fd, PollFlags::OUT));
         }
+        let keys = self.terminal.as_ref().and_then(|t| t.keys.as_ref());
+        if let Some(fd) = keys {
+            fds.push(PollFd::new(fd, PollFlags::IN));
+        }
         let mut ready = [false; 3];
         match rustix::event::poll(&mut fds, Some(&TICK)) {
             Ok(_) | Err(Errno::INTR) => {}
@@ -302,7 +363,28 @@ impl Pump<'_> {
         for (slot, fd) in index.iter().zip(&fds) {
             ready[*slot] = !fd.revents().is_empty();
         }
-        Ok(ready)
+        let keys_ready = keys.is_some() && fds.last().is_some_and(|fd| !fd.revents().is_empty());
+        Ok((ready, keys_ready))
+    }
+
+    /// Copies what was typed into the terminal; at rbuild's end of input
+    /// nothing more is read.
+    fn forward_keys(&mut self, buf: &mut [u8]) {
+        let Some(t) = &mut self.terminal else { return };
+        let Some(keys) = &t.keys else { return };
+        match rustix::io::read(keys, &mut *buf) {
+            Ok(0) | Err(_) => t.keys = None,
+            Ok(n) => {
+                let mut rest = &buf[..n];
+                while !rest.is_empty() {
+                    match rustix::io::write(&t.master, rest) {
+                        Ok(written) => rest = &rest[written..],
+                        Err(Errno::INTR) | Err(Errno::AGAIN) => {}
+                        Err(_) => break,
+                    }
+                }
+            }
+        }
     }
 
     fn read(
@@ -318,6 +400,9 @@ impl Pump<'_> {
         let n = match rustix::io::read(fd, &mut *buf) {
             Ok(n) => n,
             Err(Errno::INTR) | Err(Errno::AGAIN) => return Ok(()),
+            // A terminal's master side reads EIO once no process has the
+            // slave open: the end of the command's output.
+            Err(Errno::IO) if i == 0 && self.terminal.is_some() => 0,
             Err(e) => return Err(SandboxError::spawn("read", e)),
         };
         if n == 0 {
@@ -325,6 +410,11 @@ impl Pump<'_> {
             return Ok(());
         }
         match i {
+            0 if self.terminal.is_some() => {
+                use std::io::Write;
+                let mut stdout = std::io::stdout().lock();
+                let _ = stdout.write_all(&buf[..n]).and_then(|()| stdout.flush());
+            }
             0 => output(Stream::Stdout, &buf[..n]),
             1 => output(Stream::Stderr, &buf[..n]),
             _ => self.reports.take(&buf[..n], guard),

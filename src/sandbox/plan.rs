@@ -128,6 +128,8 @@ pub(crate) struct Plan {
     pub caps: Vec<u32>,
     /// Seccomp programs installed before the command runs, in order.
     pub seccomp: Vec<Vec<BpfInsn>>,
+    /// The command's stdin is a terminal that becomes its controlling one.
+    pub tty: bool,
     pub exec: ExecPlan,
 }
 
@@ -226,6 +228,7 @@ impl Plan {
             groups: spec.additional_gids.clone(),
             caps,
             seccomp,
+            tty: matches!(spec.stdio, super::Stdio::Terminal { .. }),
             exec: exec_plan(spec)?,
         })
     }

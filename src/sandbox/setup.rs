@@ -165,6 +165,13 @@ fn apply_step(
 /// In the command's process: drops everything it must not keep, then
 /// execs. Returns only on failure.
 pub(crate) fn exec_command(sys: &dyn Syscall, plan: &Plan) -> SysError {
+    // A session of its own with the terminal as its controlling one, so a
+    // shell gets job control and Ctrl-C reaches the foreground job.
+    if plan.tty {
+        if let Err(err) = sys.take_terminal() {
+            return err;
+        }
+    }
     if let Err(err) = drop_privileges(sys, plan) {
         return err;
     }

@@ -85,6 +85,8 @@ pub(crate) trait Syscall {
     /// (`close_range(first, ~0, CLOSE_RANGE_CLOEXEC)`), so none survives
     /// `exec` while an exec failure can still be reported.
     fn close_fds_from(&self, first: u32) -> SysResult<()>;
+    /// `setsid`, then `TIOCSCTTY` on stdin (a terminal).
+    fn take_terminal(&self) -> SysResult<()>;
     /// `seccomp(SECCOMP_SET_MODE_FILTER)` with `program`.
     fn install_seccomp(&self, program: &[super::plan::BpfInsn]) -> SysResult<()>;
     /// Drops every capability not in `keep` from the bounding set
