@@ -24,6 +24,9 @@ pub enum Command {
     Run(Box<super::run_cmd::RunArgs>),
     /// Build the services of a Compose file, concurrently
     Bake(super::bake_cmd::BakeArgs),
+    /// Print the README's command reference (Markdown)
+    #[command(hide = true)]
+    HelpReference,
     /// Parse a Dockerfile and print its build plan
     Parse(ParseArgs),
     /// Check a Dockerfile against the build checks
@@ -80,8 +83,28 @@ pub struct CachePruneArgs {
 }
 
 pub const SUBCOMMANDS: &[&str] = &[
-    "build", "run", "bake", "parse", "lint", "images", "inspect", "save", "load", "import", "tag",
-    "rmi", "prune", "du", "check", "pull", "push", "login", "logout", "cache", "help",
+    "build",
+    "run",
+    "bake",
+    "help-reference",
+    "parse",
+    "lint",
+    "images",
+    "inspect",
+    "save",
+    "load",
+    "import",
+    "tag",
+    "rmi",
+    "prune",
+    "du",
+    "check",
+    "pull",
+    "push",
+    "login",
+    "logout",
+    "cache",
+    "help",
 ];
 
 #[derive(Debug, Args)]

@@ -10,6 +10,7 @@ mod diagnostics;
 mod image_cmds;
 mod input;
 mod inspect_cmd;
+mod reference;
 mod registry_cmds;
 pub mod render;
 mod run_cmd;
@@ -63,6 +64,10 @@ pub fn run() -> i32 {
         args::Command::Build(a) => commands::build(*a),
         args::Command::Run(a) => run_cmd::run(*a),
         args::Command::Bake(a) => bake_cmd::bake(a),
+        args::Command::HelpReference => {
+            print!("{}", reference::markdown());
+            Ok(0)
+        }
         args::Command::Parse(a) => commands::parse(a),
         args::Command::Lint(a) => commands::lint_cmd(a),
         args::Command::Images(a) => image_cmds::images(a),
