@@ -27,17 +27,21 @@ impl StoreLock {
     }
 }
 
+/// Opens (creating) a lock file, not yet locked.
+fn open_lock_at(path: PathBuf) -> Result<(File, PathBuf), StoreError> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(at(&path))?;
+    Ok((file, path))
+}
+
 impl Store {
     fn open_lock_file(&self) -> Result<(File, PathBuf), StoreError> {
-        let path = self.root().join("lock");
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(at(&path))?;
-        Ok((file, path))
+        open_lock_at(self.root().join("lock"))
     }
 
     /// Wait for and take the lock in shared mode (builds).
@@ -84,14 +88,7 @@ impl Store {
         super::names::encode_checked("step key", key)?;
         let dir = self.root().join("locks").join("steps");
         std::fs::create_dir_all(&dir).map_err(at(&dir))?;
-        let path = dir.join(key);
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(at(&path))?;
+        let (file, path) = open_lock_at(dir.join(key))?;
         file.lock().map_err(at(&path))?;
         Ok(StoreLock {
             _file: file,
