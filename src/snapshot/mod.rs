@@ -13,6 +13,7 @@
 //!   compared with it stat-first afterwards.
 
 mod diff;
+mod eager;
 mod error;
 mod layers;
 mod native;
@@ -23,6 +24,7 @@ mod tree;
 mod view;
 
 pub use diff::diff_dirs;
+pub use eager::EagerSnapshot;
 pub use error::SnapshotError;
 pub use layers::{ensure_snapshot, flatten};
 pub use native::NativeSnapshotter;

@@ -8,8 +8,9 @@
 use super::error::BuildError;
 use crate::image::import::LAYER_TAR;
 use crate::image::LayerRef;
-use crate::layer::{write_layer, LayerEntry, WriteOptions};
-use crate::store::{Digest, Store};
+use crate::layer::{write_layer, LayerDigest, LayerEntry, WriteOptions};
+use crate::snapshot::EagerSnapshot;
+use crate::store::{BlobWriter, Digest, Store};
 use serde::{Deserialize, Serialize};
 
 const CACHE_NAMESPACE: &str = "cache";
@@ -87,6 +88,29 @@ pub fn commit(
 ) -> Result<LayerRef, BuildError> {
     let mut writer = store.blob_writer()?;
     let digest = write_layer(entries, &mut writer, &WriteOptions { source_date_epoch })?;
+    finish_layer(writer, &digest)
+}
+
+/// Like [`commit`], and the layer's snapshot made in the same pass (see
+/// `snapshot::EagerSnapshot`): for a layer the next step runs on.
+pub fn commit_with_snapshot(
+    store: &Store,
+    entries: &[LayerEntry],
+    source_date_epoch: Option<i64>,
+) -> Result<LayerRef, BuildError> {
+    let mut writer = store.blob_writer()?;
+    let (digest, snapshot) = EagerSnapshot::write_with(store, &mut writer, |tee| {
+        write_layer(entries, tee, &WriteOptions { source_date_epoch })
+    })?;
+    let layer = finish_layer(writer, &digest?)?;
+    if let Some(snapshot) = snapshot {
+        snapshot.commit(store, &layer.diff_id.hex());
+    }
+    Ok(layer)
+}
+
+/// Publishes a written layer blob.
+fn finish_layer(writer: BlobWriter, digest: &LayerDigest) -> Result<LayerRef, BuildError> {
     let (blob, size) = writer.commit()?;
     let diff_id: Digest = digest
         .diff_id
@@ -99,4 +123,76 @@ pub fn commit(
         media_type: LAYER_TAR.to_string(),
         size,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layer::{EntryKind, FileSource};
+    use crate::snapshot::{entries_from_dir, ScanOptions};
+    use std::path::PathBuf;
+
+    fn entry(path: &str, kind: EntryKind, mode: u32) -> LayerEntry {
+        LayerEntry {
+            path: PathBuf::from(path),
+            kind,
+            mode,
+            uid: 0,
+            gid: 0,
+            mtime: 1_700_000_000,
+            xattrs: Vec::new(),
+        }
+    }
+
+    /// What a snapshot directory holds, comparable between two of them.
+    fn listing(dir: &std::path::Path) -> Vec<String> {
+        entries_from_dir(dir, &ScanOptions::default())
+            .unwrap()
+            .into_iter()
+            .map(|e| {
+                let kind = match &e.kind {
+                    EntryKind::File { size, .. } => format!("file {size}"),
+                    other => format!("{other:?}"),
+                };
+                format!("{} {kind} {:o} {}", e.path.display(), e.mode, e.mtime)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_eager_snapshot_equals_the_layer_unpacked_later() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("store")).unwrap();
+        let entries = vec![
+            entry("app", EntryKind::Dir, 0o755),
+            entry(
+                "app/run.sh",
+                EntryKind::File {
+                    source: FileSource::Bytes(b"#!/bin/sh\necho hi\n".to_vec()),
+                    size: 18,
+                },
+                0o755,
+            ),
+            entry(
+                "app/link",
+                EntryKind::Symlink {
+                    target: "run.sh".into(),
+                },
+                0o777,
+            ),
+        ];
+        let layer = commit_with_snapshot(&store, &entries, None).unwrap();
+        let eager = store.snapshot_path(&layer.diff_id.hex());
+        assert!(eager.is_dir(), "the snapshot was made with the layer");
+        let later = dir.path().join("later");
+        std::fs::create_dir(&later).unwrap();
+        crate::image::apply_layer(&store, &layer, &later, crate::layer::WhiteoutMode::Overlay)
+            .unwrap();
+        assert_eq!(listing(&eager), listing(&later));
+        assert_eq!(
+            layer,
+            commit(&store, &entries, None).unwrap(),
+            "same layer either way"
+        );
+    }
 }

@@ -294,13 +294,16 @@ impl Build<'_> {
             scope,
             key,
             cmd_set: false,
+            next_runs: false,
             time: self.time,
             escape: self.plan.escape,
         };
         // History of the base stays; this stage's entries follow.
         self.run_triggers(&mut state, stage, index)?;
         let mut position = 1;
-        for step in &stage.steps {
+        for (i, step) in stage.steps.iter().enumerate() {
+            let next = stage.steps.get(i + 1).map(|s| &s.command);
+            state.next_runs = matches!(next, Some(Command::Run(_)));
             if is_vertex(&step.command) {
                 position += 1;
             }

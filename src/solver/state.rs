@@ -17,6 +17,8 @@ pub struct StageState {
     pub key: String,
     /// CMD was set in this stage (ENTRYPOINT then keeps it).
     pub cmd_set: bool,
+    /// The stage's next step is a RUN (it needs this step's snapshot).
+    pub next_runs: bool,
     /// Build time in seconds for `created` fields.
     pub time: i64,
     pub escape: char,

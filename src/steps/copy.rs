@@ -168,7 +168,13 @@ pub fn run(
         };
     }
     let entries = plan.finish(&view, attrs.owner);
-    let layer = layers::commit(b.store, &entries, b.source_date_epoch)?;
+    // A RUN next needs this layer's snapshot: made while the tar is written,
+    // unless an earlier build of the step left one that will likely match.
+    let layer = if state.next_runs && !snapshot_likely(b, &state.key) {
+        layers::commit_with_snapshot(b.store, &entries, b.source_date_epoch)?
+    } else {
+        layers::commit(b.store, &entries, b.source_date_epoch)?
+    };
     // Files edited while the layer was written would put their new content
     // under the key of the old: such a result is used but not cached.
     if content_digest(b, ctx, &items)? == content {
@@ -544,4 +550,15 @@ fn add_item(
             Ok(source.is_dir || keep.is_some())
         }
     }
+}
+
+/// Whether an earlier build of this step (its record is only a hint under
+/// `--no-cache`) made a layer whose snapshot is in the store.
+fn snapshot_likely(b: &Build, key: &str) -> bool {
+    layers::lookup(b.store, key)
+        .and_then(|record| record.layer)
+        .is_some_and(|layer| {
+            let hex = layer.diff_id.trim_start_matches("sha256:");
+            b.store.snapshot_path(hex).is_dir()
+        })
 }
