@@ -85,3 +85,65 @@ fn memory_limits_stop_a_step_that_goes_past_them() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn a_cpu_limit_throttles_a_busy_step() {
+    let Some(s) = Setup::new() else { return };
+    if !std::path::Path::new("/sys/fs/cgroup/cpu/tasks").exists() {
+        busybox_store::skip("no cgroup v1 cpu hierarchy");
+        return;
+    }
+    let dir = std::path::Path::new("/sys/fs/cgroup/cpu/rbuild");
+    let ctx = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM localhost/busybox:latest\nRUN timeout 3 sh -c 'while :; do :; done'; true\n",
+    )
+    .unwrap();
+    let store = s.store();
+    let mut build = std::process::Command::new(busybox_store::RBUILD)
+        .args([
+            "build",
+            "--root",
+            &store,
+            "--no-cache",
+            "--progress",
+            "quiet",
+            "--cpus",
+            "0.25",
+        ])
+        .arg(ctx.path())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("rbuild runs");
+    let mine = format!("{}-", build.id());
+    // While the step spins: its cgroup has the quota, and the kernel
+    // throttles it.
+    let mut seen = None;
+    for _ in 0..60 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let Some(step) = std::fs::read_dir(dir).ok().and_then(|d| {
+            d.flatten()
+                .find(|e| e.file_name().to_string_lossy().starts_with(&mine))
+        }) else {
+            continue;
+        };
+        let read = |f: &str| std::fs::read_to_string(step.path().join(f)).unwrap_or_default();
+        let throttled = read("cpu.stat")
+            .lines()
+            .find_map(|l| l.strip_prefix("nr_throttled ")?.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        seen = Some((
+            read("cpu.cfs_quota_us"),
+            read("cpu.cfs_period_us"),
+            throttled,
+        ));
+        if throttled > 0 {
+            break;
+        }
+    }
+    assert!(build.wait().expect("wait").success());
+    let (quota, period, throttled) = seen.expect("the step's cpu cgroup was seen");
+    assert_eq!((quota.trim(), period.trim()), ("25000", "100000"));
+    assert!(throttled > 0, "never throttled");
+}

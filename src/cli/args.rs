@@ -379,12 +379,8 @@ pub struct BuildArgs {
     /// Push the image to the registry under each -t name
     #[arg(long)]
     pub push: bool,
-    /// Processes a RUN step may run at once; a step that reaches it is stopped
-    #[arg(long = "pids-limit", default_value_t = 16384, value_parser = clap::value_parser!(u64).range(8..))]
-    pub pids_limit: u64,
-    /// Memory a RUN step may use, in bytes or with k, m, g (default: no limit)
-    #[arg(long, value_parser = parse_bytes)]
-    pub memory: Option<u64>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
     /// Grant an entitlement: security.insecure lets `RUN --security=insecure`
     /// run with every capability and no seccomp filter (repeatable)
     #[arg(long = "allow", value_parser = ["security.insecure"])]
@@ -477,5 +473,47 @@ mod tests {
             with_default_subcommand(args(&["rbuild", "--help"])),
             args(&["rbuild", "--help"])
         );
+    }
+}
+
+/// What a RUN step (or `rbuild run`) may use.
+#[derive(Debug, Args, Clone)]
+pub struct LimitArgs {
+    /// Processes that may run at once; a step that reaches it is stopped
+    #[arg(long = "pids-limit", default_value_t = 16384, value_parser = clap::value_parser!(u64).range(8..))]
+    pub pids_limit: u64,
+    /// Memory that may be used, in bytes or with k, m, g (default: no limit)
+    #[arg(long, value_parser = parse_bytes)]
+    pub memory: Option<u64>,
+    /// CPUs' worth of time that may be used, e.g. 1.5 (sets --cpu-quota)
+    #[arg(long, conflicts_with = "cpu_quota", value_parser = parse_cpus)]
+    pub cpus: Option<f64>,
+    /// CPU time per period in microseconds (default: no limit)
+    #[arg(long = "cpu-quota", value_parser = clap::value_parser!(u64).range(1000..))]
+    pub cpu_quota: Option<u64>,
+    /// The period --cpu-quota is counted in, microseconds
+    #[arg(long = "cpu-period", default_value_t = crate::sandbox::DEFAULT_CPU_PERIOD, value_parser = clap::value_parser!(u64).range(1000..=1_000_000))]
+    pub cpu_period: u64,
+}
+
+fn parse_cpus(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(n) if n > 0.0 && n.is_finite() => Ok(n),
+        _ => Err(format!("{text:?} is not a positive number of CPUs")),
+    }
+}
+
+impl LimitArgs {
+    pub fn limits(&self) -> crate::sandbox::Limits {
+        let quota = self.cpu_quota.or_else(|| {
+            self.cpus
+                .map(|n| (n * self.cpu_period as f64).round() as u64)
+        });
+        crate::sandbox::Limits {
+            pids: self.pids_limit,
+            memory: self.memory,
+            cpu_quota: quota,
+            cpu_period: self.cpu_period,
+        }
     }
 }

@@ -258,10 +258,7 @@ pub fn run(
         jobs: args.jobs.map(usize::from),
         no_cache_filter: args.no_cache_filter.clone(),
         allow_insecure: args.allow.iter().any(|a| a == "security.insecure"),
-        limits: crate::sandbox::Limits {
-            pids: args.pids_limit,
-            memory: args.memory,
-        },
+        limits: args.limits.limits(),
         cache_to: args
             .cache_to
             .iter()

@@ -1,11 +1,11 @@
 //! `rbuild run [OPTIONS] IMAGE [COMMAND...]`: a command in a container made
 //! from an image (see `crate::container`); exits with the command's status.
 
-use super::args::{parse_bytes, RegistryArgs, StoreArgs};
+use super::args::{LimitArgs, RegistryArgs, StoreArgs};
 use super::image_cmds::open_store;
 use super::Failure;
 use crate::container::{self, RunOptions, Volume};
-use crate::sandbox::{Limits, Network};
+use crate::sandbox::Network;
 use clap::Args;
 
 #[derive(Debug, Args)]
@@ -45,12 +45,8 @@ pub struct RunArgs {
     /// Keep what the command changed as a new layer, tagged REF
     #[arg(long, value_name = "REF")]
     pub commit: Option<String>,
-    /// Processes the container may run at once
-    #[arg(long = "pids-limit", default_value_t = 16384, value_parser = clap::value_parser!(u64).range(8..))]
-    pub pids_limit: u64,
-    /// Memory the container may use, in bytes or with k, m, g
-    #[arg(long, value_parser = parse_bytes)]
-    pub memory: Option<u64>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
     #[command(flatten)]
     pub registry: RegistryArgs,
     /// The image to run
@@ -92,10 +88,7 @@ pub fn run(args: RunArgs) -> Result<i32, Failure> {
         publish,
         interactive: args.interactive,
         tty: args.tty,
-        limits: Limits {
-            pids: args.pids_limit,
-            memory: args.memory,
-        },
+        limits: args.limits.limits(),
         commit: args.commit.clone(),
         snapshotter: Default::default(),
         registry: super::registry_cmds::registry_config(&args.registry)?,

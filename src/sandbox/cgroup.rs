@@ -1,7 +1,7 @@
-//! Resource limits for a step: a cgroup of its own in the v1 `pids` and
-//! `memory` hierarchies (what this kind of machine has), so a fork bomb or a
-//! runaway allocation in a stranger's Dockerfile fails its step, not the
-//! machine.
+//! Resource limits for a step: a cgroup of its own in the v1 `pids`,
+//! `memory` and `cpu` hierarchies (what this kind of machine has), so a fork
+//! bomb, a runaway allocation or a busy loop in a stranger's Dockerfile
+//! fails or slows its step, not the machine.
 //!
 //! The step's processes must be in the cgroup from their very first fork:
 //! the spawning thread moves itself into the cgroup (v1 `tasks` takes a
@@ -20,6 +20,10 @@ use super::SandboxError;
 
 const PIDS_ROOT: &str = "/sys/fs/cgroup/pids";
 const MEMORY_ROOT: &str = "/sys/fs/cgroup/memory";
+const CPU_ROOT: &str = "/sys/fs/cgroup/cpu";
+
+/// The CFS period quotas are counted in (Docker's default), microseconds.
+pub const DEFAULT_CPU_PERIOD: u64 = 100_000;
 
 /// Limits a step runs under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +32,10 @@ pub struct Limits {
     pub pids: u64,
     /// Bytes of memory (`None`: no limit).
     pub memory: Option<u64>,
+    /// CPU time per period, microseconds (`None`: no limit).
+    pub cpu_quota: Option<u64>,
+    /// The period `cpu_quota` is counted in, microseconds.
+    pub cpu_period: u64,
 }
 
 impl Default for Limits {
@@ -35,6 +43,8 @@ impl Default for Limits {
         Limits {
             pids: 16384,
             memory: None,
+            cpu_quota: None,
+            cpu_period: DEFAULT_CPU_PERIOD,
         }
     }
 }
@@ -96,6 +106,7 @@ impl StepCgroup {
         }
         clean_stale(&Path::new(PIDS_ROOT).join("rbuild"));
         clean_stale(&own_cgroup(MEMORY_ROOT, "memory").join("rbuild"));
+        clean_stale(&own_cgroup(CPU_ROOT, "cpu").join("rbuild"));
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let name = format!(
             "rbuild/{}-{}",
@@ -131,7 +142,26 @@ impl StepCgroup {
                 bytes.to_string(),
             );
         }
+        if let Some(quota) = limits.cpu_quota {
+            cgroup.limit_cpu(&name, quota, limits.cpu_period)?;
+        }
         Ok(Some(cgroup))
+    }
+
+    /// `cpu.cfs_quota_us` per `cpu.cfs_period_us`, under rbuild's own cpu
+    /// cgroup.
+    fn limit_cpu(&mut self, name: &str, quota: u64, period: u64) -> Result<(), SandboxError> {
+        if !Path::new(CPU_ROOT).join("tasks").exists() {
+            return Err(SandboxError::InvalidSpec {
+                what: "a CPU limit needs the cgroup v1 cpu hierarchy".into(),
+            });
+        }
+        let own = own_cgroup(CPU_ROOT, "cpu");
+        let dir = own.join(name);
+        fs::create_dir_all(&dir).map_err(|e| SandboxError::io("mkdir", &dir, e))?;
+        self.dirs.push((dir.clone(), own));
+        write(&dir.join("cpu.cfs_period_us"), &period.to_string())?;
+        write(&dir.join("cpu.cfs_quota_us"), &quota.to_string())
     }
 
     /// Moves the calling thread into the cgroup until the guard is dropped:

@@ -44,7 +44,7 @@ mod tests;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-pub use cgroup::Limits;
+pub use cgroup::{Limits, DEFAULT_CPU_PERIOD};
 pub use error::SandboxError;
 pub use publish::Publish;
 
