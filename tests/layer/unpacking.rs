@@ -288,3 +288,65 @@ fn replacing_entries_never_writes_through_existing_links() {
     }
     sb.assert_outside_untouched();
 }
+
+/// A tar header block with a valid checksum.
+fn header_block(name: &str, kind: u8, size: u64) -> [u8; 512] {
+    let mut h = tar::Header::new_ustar();
+    h.set_path(name).unwrap();
+    h.set_entry_type(EntryType::new(kind));
+    h.set_size(size);
+    h.set_mode(0o644);
+    h.set_cksum();
+    *h.as_bytes()
+}
+
+#[test]
+fn huge_extension_headers_are_refused_before_they_are_read() {
+    let sb = Sandbox::new();
+    for kind in [b'x', b'L'] {
+        // A header claiming 4 GiB of PAX records (or a 4 GiB long name);
+        // the tar parser would read it all into memory.
+        let mut bytes = header_block("././@PaxHeader", kind, 4 << 30).to_vec();
+        bytes.extend(std::iter::repeat_n(b'a', 64 * 1024));
+        let err = expect_rejected(&sb, &bytes, |e| matches!(e, LayerError::ReadArchive { .. }));
+        let text = err.to_string();
+        assert!(
+            text.contains("extension header") && text.contains("4294967296"),
+            "{text}"
+        );
+    }
+    // Extension headers of ordinary sizes still work (a long path).
+    let long = format!("{}file", "directory/".repeat(30));
+    let entries = [file(&long, b"x")];
+    unpack_layer(&tar_of(&entries)[..], &sb.dest(), &UnpackOptions::default()).unwrap();
+    assert!(sb.dest().join(&long).is_file());
+}
+
+#[test]
+fn truncated_and_corrupt_compressed_layers_are_refused() {
+    use rbuild::layer::{decompressor, Compression};
+    use std::io::Write;
+    let entries: Vec<LayerEntry> = (0..50)
+        .map(|i| file(&format!("f{i}"), &[b'z'; 4096]))
+        .collect();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&tar_of(&entries)).unwrap();
+    let gz = gz.finish().unwrap();
+    for (what, bytes) in [
+        ("truncated", gz[..gz.len() / 2].to_vec()),
+        ("corrupt", {
+            let mut b = gz.clone();
+            let middle = b.len() / 2;
+            b[middle..middle + 16].fill(0xff);
+            b
+        }),
+    ] {
+        let sb = Sandbox::new();
+        let stream = decompressor(&bytes[..], Compression::Gzip).unwrap();
+        let err = unpack_layer(stream, &sb.dest(), &UnpackOptions::default())
+            .expect_err(what)
+            .to_string();
+        assert!(err.contains("reading layer tar"), "{what}: {err}");
+        sb.assert_outside_untouched();
+    }
+}

@@ -7,10 +7,12 @@
 //! `AT_SYMLINK_NOFOLLOW` or descriptors.
 
 mod create;
+mod guard;
 mod item;
 mod root;
 mod whiteout;
 
+use guard::HeaderGuard;
 use std::collections::HashSet;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -76,7 +78,7 @@ pub fn unpack_layer<R: Read>(
         deferred_dirs: Vec::new(),
         stats: UnpackStats::default(),
     };
-    let mut archive = tar::Archive::new(tar_stream);
+    let mut archive = tar::Archive::new(HeaderGuard::new(tar_stream));
     let mut last = PathBuf::from("<start of archive>");
     let read_err = |after: &Path| {
         let after = after.to_path_buf();
@@ -90,7 +92,7 @@ pub fn unpack_layer<R: Read>(
         unpacker.apply(item, &mut entry)?;
     }
     unpacker.finish_dirs()?;
-    io::copy(&mut archive.into_inner(), &mut io::sink()).map_err(read_err(&last))?;
+    io::copy(&mut archive.into_inner().into_inner(), &mut io::sink()).map_err(read_err(&last))?;
     Ok(unpacker.stats)
 }
 
