@@ -1,7 +1,8 @@
 //! Every option rbuild accepts does what it says, or is refused with a clear
 //! error (issue 10): `--output` compression keys, `COPY --link`, and the
-//! options not implemented yet (git sources, `oci-mediatypes=false`,
-//! `compression-level`). `--security=insecure` is in `escape.rs`.
+//! options not implemented yet (`oci-mediatypes=false`,
+//! `compression-level`). `--security=insecure` is in `escape.rs`, git
+//! sources in `git_add.rs`.
 
 use std::io::Read;
 use std::process::{Command, Stdio};
@@ -105,13 +106,6 @@ fn options_not_implemented_are_refused_with_a_clear_error() {
     let Some(s) = Setup::new() else { return };
     let base = "FROM localhost/busybox:latest\n";
     for (name, dockerfile, extra, code, says) in [
-        (
-            "git",
-            format!("{base}ADD https://example.invalid/repo.git#main /src\n"),
-            vec![],
-            1,
-            "git repository",
-        ),
         (
             "mediatypes",
             format!("{base}COPY f /f\n"),

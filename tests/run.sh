@@ -15,11 +15,11 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     if [ -f "$acceptance" ]; then
         python3 "$acceptance" --setup
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq attr \
-            docker-registry apache2-utils openssl docker.io tmux
+            docker-registry apache2-utils openssl docker.io tmux git
     else
         apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq skopeo umoci podman runc oci-image-tool busybox-static attr \
-            docker-registry apache2-utils openssl docker.io tmux
+            docker-registry apache2-utils openssl docker.io tmux git
     fi
 fi
 

@@ -70,11 +70,20 @@ pub fn run(
     handle: StepHandle,
 ) -> Result<(), BuildError> {
     let keyword = if copy.add { "ADD" } else { "COPY" };
-    if copy.keep_git_dir {
-        return Err(BuildError::Unsupported {
-            what: "ADD --keep-git-dir (ADD of git repositories)".into(),
-        });
-    }
+    let original = copy;
+    // A git source is checked out and then copied like a directory's contents.
+    let checkout = super::git::git_source(b, state, copy)?;
+    let as_directory;
+    let copy = match &checkout {
+        Some(_) => {
+            as_directory = Copy {
+                sources: vec![CopySource::Path(".".into())],
+                ..copy.clone()
+            };
+            &as_directory
+        }
+        None => copy,
+    };
     let excludes = PatternMatcher::new(&copy.excludes)
         .map_err(|e| BuildError::Invalid(format!("invalid --exclude pattern: {e}")))?;
     let dest_raw = state.expand(&copy.dest)?;
@@ -83,7 +92,11 @@ pub fn run(
         || dest_raw.ends_with('/')
         || dest_raw.ends_with("/.");
     let dest = normalize_workdir(&state.image.config.config.working_dir, &dest_raw);
-    let from = source_context(b, copy)?;
+    let created_by = format!("{keyword} {}", describe_sources(original, &dest_raw));
+    let from = match &checkout {
+        Some(c) => Some(Context::with_excludes(&c.root, PatternMatcher::default())?),
+        None => source_context(b, copy)?,
+    };
     let ctx = from.as_ref().unwrap_or(&b.context);
     // Temp dirs (downloads, unpacked archives) live until the layer is written.
     let mut temps = Vec::new();
@@ -92,10 +105,17 @@ pub fn run(
     let items = collect_items(b, ctx, state, copy, &mut temps)?;
     let chown = copy.chown.as_deref().map(|c| state.expand(c)).transpose()?;
     let chmod = chmod_value(state, copy.chmod.as_ref())?;
-    let content = content_digest(b, ctx, &items)?;
+    // A checkout is what its commit says it is (its `.git` differs between
+    // clones), so the commit identifies it.
+    let content = match &checkout {
+        Some(c) => (
+            Vec::new(),
+            format!("git {} {} keep={}", c.source, c.commit, copy.keep_git_dir),
+        ),
+        None => content_digest(b, ctx, &items)?,
+    };
     // Local files become root's; a stage's keep their owners.
     let local = reads_local_files(b, copy);
-    let created_by = format!("{keyword} {}", describe_sources(copy, &dest_raw));
     let inputs = StepInputs::Copy {
         instruction: keyword.to_string(),
         dest: dest.clone(),
@@ -177,7 +197,7 @@ pub fn run(
     };
     // Files edited while the layer was written would put their new content
     // under the key of the old: such a result is used but not cached.
-    if content_digest(b, ctx, &items)? == content {
+    if checkout.is_some() || content_digest(b, ctx, &items)? == content {
         b.remember(state.stage, &state.key, Some(&layer))?;
     }
     drop(temps);
@@ -267,9 +287,9 @@ fn collect_items(
             CopySource::Path(p) => {
                 let expanded = state.expand(p)?;
                 if fetch::is_git(&expanded) && copy.from.is_none() {
-                    return Err(BuildError::Unsupported {
-                        what: format!("ADD of a git repository ({expanded})"),
-                    });
+                    return Err(BuildError::Invalid(format!(
+                        "{expanded}: a git repository must be the only source of an ADD"
+                    )));
                 }
                 if fetch::is_url(&expanded) && copy.from.is_none() {
                     if !copy.add {

@@ -7,6 +7,7 @@ mod chmod;
 pub(crate) mod copy;
 mod entry_plan;
 mod fetch;
+mod git;
 pub(crate) mod metadata;
 mod owner;
 pub(crate) mod run;
