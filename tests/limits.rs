@@ -147,3 +147,63 @@ fn a_cpu_limit_throttles_a_busy_step() {
     assert_eq!((quota.trim(), period.trim()), ("25000", "100000"));
     assert!(throttled > 0, "never throttled");
 }
+
+#[test]
+fn a_layer_that_expands_past_the_free_space_is_refused_by_name() {
+    let Some(s) = Setup::new() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dir.path().join("store");
+    std::fs::create_dir(&store).unwrap();
+    // A 64 MiB filesystem for the store, and a 200 MB layer of zeros that
+    // gzips to a few hundred KB.
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=64m", "tmpfs"])
+        .arg(&store)
+        .status()
+        .expect("mount");
+    assert!(mounted.success(), "mounting a tmpfs (needs root)");
+    let bomb = dir.path().join("bomb.tar.gz");
+    let script = format!(
+        "cd {dir} && mkdir rootfs && truncate -s 200M rootfs/zeros && tar -C rootfs -cf - . | gzip -1 > {bomb}",
+        dir = dir.path().display(),
+        bomb = bomb.display()
+    );
+    let made = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let store_arg = store.to_string_lossy().into_owned();
+    let bomb_arg = bomb.to_string_lossy().into_owned();
+    s.rbuild(
+        &[
+            "import",
+            "--root",
+            &store_arg,
+            &bomb_arg,
+            "localhost/bomb:1",
+        ],
+        true,
+    );
+    let ctx = dir.path().join("ctx");
+    std::fs::create_dir(&ctx).unwrap();
+    std::fs::write(ctx.join("Dockerfile"), "FROM localhost/bomb:1\nRUN true\n").unwrap();
+    let ctx_arg = ctx.to_string_lossy().into_owned();
+    let out = s.rbuild(
+        &[
+            "build",
+            "--root",
+            &store_arg,
+            "--progress",
+            "plain",
+            &ctx_arg,
+        ],
+        false,
+    );
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let check = s.rbuild(&["check", "--root", &store_arg], false);
+    let _ = std::process::Command::new("umount").arg(&store).status();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("expands past"), "{err}");
+    assert!(check.status.success(), "the store is intact afterwards");
+}
