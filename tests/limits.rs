@@ -201,9 +201,36 @@ fn a_layer_that_expands_past_the_free_space_is_refused_by_name() {
         false,
     );
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    // The same archive ADDed from the context is refused the same way.
+    std::fs::copy(&bomb, ctx.join("bomb.tar.gz")).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM scratch\nADD bomb.tar.gz /x/\n",
+    )
+    .unwrap();
+    let add = s.rbuild(
+        &[
+            "build",
+            "--root",
+            &store_arg,
+            "--progress",
+            "plain",
+            &ctx_arg,
+        ],
+        false,
+    );
+    let add_err = String::from_utf8_lossy(&add.stderr).into_owned();
     let check = s.rbuild(&["check", "--root", &store_arg], false);
     let _ = std::process::Command::new("umount").arg(&store).status();
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("expands past"), "{err}");
+    assert!(
+        err.contains("layer sha256:") && err.contains("expands past"),
+        "{err}"
+    );
+    assert_eq!(add.status.code(), Some(1), "{add_err}");
+    assert!(
+        add_err.contains("archive ") && add_err.contains("expands past"),
+        "{add_err}"
+    );
     assert!(check.status.success(), "the store is intact afterwards");
 }

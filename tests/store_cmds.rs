@@ -259,3 +259,35 @@ fn inspect_gives_dockers_fields_and_formats_them() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unclosed {{"));
 }
+
+#[test]
+fn import_with_source_date_epoch_gives_the_same_image_twice() {
+    let env = Env::new();
+    let tarball = env.work.join("rootfs.tar");
+    let mut builder = tar::Builder::new(std::fs::File::create(&tarball).unwrap());
+    let mut header = tar::Header::new_gnu();
+    header.set_size(3);
+    header.set_mode(0o644);
+    header.set_cksum();
+    builder
+        .append_data(&mut header, "hello", &b"hi\n"[..])
+        .unwrap();
+    builder.finish().unwrap();
+    let tarball = tarball.to_string_lossy().into_owned();
+    let import = |name: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rbuild"))
+            .args(["import", "--root", &env.root, &tarball, name])
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout(&out)
+    };
+    let first = import("localhost/imported:1");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert_eq!(import("localhost/imported:2"), first);
+}

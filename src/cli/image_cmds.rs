@@ -168,7 +168,19 @@ pub fn load(args: LoadArgs) -> Result<i32, Failure> {
 /// One layer from a root filesystem tarball, like `docker import`.
 pub fn import(args: ImportArgs) -> Result<i32, Failure> {
     let store = open_store(&args.store)?;
-    let now = crate::solver::time::rfc3339(crate::solver::time::build_time(None));
+    // SOURCE_DATE_EPOCH makes an import of the same tarball the same image.
+    let epoch = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .map(|v| {
+            v.parse::<i64>().map_err(|_| {
+                Failure::usage(format!(
+                    "error: invalid SOURCE_DATE_EPOCH {v:?}: expected seconds since 1970"
+                ))
+            })
+        })
+        .transpose()?;
+    let now = crate::solver::time::rfc3339(crate::solver::time::build_time(epoch));
     let image = crate::image::import_rootfs(&store, &args.tarball, &Platform::host(), &now)
         .map_err(Failure::error)?;
     let prepared = store_image(&store, &image, std::slice::from_ref(&args.reference))

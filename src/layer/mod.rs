@@ -13,6 +13,7 @@ mod entry;
 pub(crate) mod error;
 mod hash;
 mod pax;
+mod space;
 mod unpack;
 mod write;
 pub(crate) mod xattr;
@@ -23,6 +24,7 @@ pub use compress::{
 pub use entry::{EntryKind, FileSource, LayerEntry};
 pub use error::LayerError;
 pub use hash::{BlobDigest, LayerDigest};
+pub use space::SpaceBudget;
 pub use unpack::{unpack_layer, UnpackOptions, UnpackStats, WhiteoutMode};
 pub use write::{write_layer, WriteOptions};
 

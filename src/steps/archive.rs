@@ -5,7 +5,8 @@
 
 use super::entry_plan::EntryPlan;
 use crate::layer::{
-    decompressor, detect_compression, unpack_layer, EntryKind, UnpackOptions, WhiteoutMode,
+    decompressor, detect_compression, unpack_layer, EntryKind, SpaceBudget, UnpackOptions,
+    WhiteoutMode,
 };
 use crate::snapshot::{entries_from_dir, ScanOptions};
 use crate::solver::BuildError;
@@ -80,7 +81,11 @@ pub fn extract_if_archive(store: &Store, path: &Path) -> Result<Option<TempDir>,
         return Ok(None);
     }
     let temp = store.temp_dir()?;
-    let stream = open_decompressed(path)?;
+    let stream = SpaceBudget::new(
+        open_decompressed(path)?,
+        temp.path(),
+        format!("archive {}", path.display()),
+    );
     let opts = UnpackOptions {
         whiteouts: WhiteoutMode::Apply,
     };
