@@ -45,7 +45,10 @@ fn key_values(
     Ok(map)
 }
 
-fn source_date_epoch(build_args: &BTreeMap<String, String>) -> Result<Option<i64>, Failure> {
+/// SOURCE_DATE_EPOCH from `--build-arg`, else the environment.
+pub(super) fn source_date_epoch(
+    build_args: &BTreeMap<String, String>,
+) -> Result<Option<i64>, Failure> {
     let raw = build_args
         .get("SOURCE_DATE_EPOCH")
         .cloned()

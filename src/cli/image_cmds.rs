@@ -22,20 +22,18 @@ pub(super) fn load_named(store: &Store, name: &str) -> Result<Image, Failure> {
     .map_err(Failure::error)
 }
 
-fn read_json(store: &Store, digest: &Digest) -> Result<Value, Failure> {
+pub(super) fn read_json(store: &Store, digest: &Digest) -> Result<Value, Failure> {
     let bytes = store.read_blob(digest).map_err(Failure::error)?;
     serde_json::from_slice(&bytes).map_err(|e| Failure::message(format!("blob {digest}: {e}")))
 }
 
 /// `docker.io/library/busybox:latest` → (`busybox`, `latest`).
-fn split_display(reference: &str) -> (String, String) {
-    let short = reference
-        .strip_prefix("docker.io/library/")
-        .or_else(|| reference.strip_prefix("docker.io/"))
-        .unwrap_or(reference);
+/// The familiar repository and the tag of a stored name.
+pub(super) fn split_display(reference: &str) -> (String, String) {
+    let short = crate::image::familiar_name(reference);
     match short.rsplit_once(':').filter(|(_, t)| !t.contains('/')) {
         Some((repo, tag)) => (repo.to_string(), tag.to_string()),
-        None => (short.to_string(), String::new()),
+        None => (short, String::new()),
     }
 }
 
@@ -169,17 +167,7 @@ pub fn load(args: LoadArgs) -> Result<i32, Failure> {
 pub fn import(args: ImportArgs) -> Result<i32, Failure> {
     let store = open_store(&args.store)?;
     // SOURCE_DATE_EPOCH makes an import of the same tarball the same image.
-    let epoch = std::env::var("SOURCE_DATE_EPOCH")
-        .ok()
-        .filter(|v| !v.is_empty())
-        .map(|v| {
-            v.parse::<i64>().map_err(|_| {
-                Failure::usage(format!(
-                    "error: invalid SOURCE_DATE_EPOCH {v:?}: expected seconds since 1970"
-                ))
-            })
-        })
-        .transpose()?;
+    let epoch = super::build_cmd::source_date_epoch(&Default::default())?;
     let now = crate::solver::time::rfc3339(crate::solver::time::build_time(epoch));
     let image = crate::image::import_rootfs(&store, &args.tarball, &Platform::host(), &now)
         .map_err(Failure::error)?;

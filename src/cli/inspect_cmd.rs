@@ -3,28 +3,12 @@
 //! `--layers` (the layer report).
 
 use super::args::InspectArgs;
-use super::image_cmds::{load_named, open_store};
+use super::image_cmds::{load_named, open_store, read_json, split_display};
 use super::template::Template;
 use super::Failure;
-use crate::image::normalize_name;
+use crate::image::{familiar_name, normalize_name};
 use crate::store::{Digest, Store};
 use serde_json::{json, Value};
-
-/// `docker.io/library/x:1` → `x:1`, as docker prints names.
-fn familiar(name: &str) -> String {
-    name.strip_prefix("docker.io/library/")
-        .or_else(|| name.strip_prefix("docker.io/"))
-        .unwrap_or(name)
-        .to_string()
-}
-
-/// The repository part of `repo:tag` (a port's colon is kept).
-fn repository(name: &str) -> &str {
-    match name.rsplit_once(':') {
-        Some((repo, tag)) if !tag.contains('/') => repo,
-        _ => name,
-    }
-}
 
 /// One image as `docker image inspect` shows it.
 fn describe(store: &Store, name: &str, tags: &[(String, Digest)]) -> Result<Value, Failure> {
@@ -33,19 +17,17 @@ fn describe(store: &Store, name: &str, tags: &[(String, Digest)]) -> Result<Valu
         .tag(&reference)
         .map_err(Failure::error)?
         .ok_or_else(|| Failure::message(format!("no such image: {name}")))?;
-    let manifest: Value =
-        serde_json::from_slice(&store.read_blob(&manifest_digest).map_err(Failure::error)?)
-            .map_err(|e| Failure::message(format!("manifest {manifest_digest}: {e}")))?;
+    let manifest = read_json(store, &manifest_digest)?;
     let image = load_named(store, name)?;
     let names: Vec<&String> = tags
         .iter()
         .filter(|(_, d)| *d == manifest_digest)
         .map(|(n, _)| n)
         .collect();
-    let repo_tags: Vec<String> = names.iter().map(|n| familiar(n)).collect();
+    let repo_tags: Vec<String> = names.iter().map(|n| familiar_name(n)).collect();
     let mut repo_digests: Vec<String> = names
         .iter()
-        .map(|n| format!("{}@{manifest_digest}", familiar(repository(n))))
+        .map(|n| format!("{}@{manifest_digest}", split_display(n).0))
         .collect();
     repo_digests.dedup();
     let config = &image.config;

@@ -182,13 +182,7 @@ fn environment(image: &Image, opts: &RunOptions, home: &str) -> Vec<String> {
         env.retain(|e| e.split('=').next() != Some(name.as_str()));
         env.push(kv);
     }
-    let has = |env: &[String], k: &str| env.iter().any(|kv| kv.split('=').next() == Some(k));
-    if !has(&env, "PATH") {
-        env.push(format!("PATH={}", crate::image::config::DEFAULT_PATH));
-    }
-    if !has(&env, "HOME") {
-        env.push(format!("HOME={home}"));
-    }
+    crate::steps::run::default_path_and_home(&mut env, home);
     env
 }
 

@@ -7,20 +7,11 @@ use super::archive::ArchiveWriter;
 use super::error::ExportError;
 use super::manifest::Prepared;
 use super::oci::{all_blobs, index_json, OCI_LAYOUT};
-use crate::image::normalize_name;
+use crate::image::familiar_name;
 use crate::store::Store;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::Path;
-
-/// `docker.io/library/x:1` → `x:1`, as docker prints RepoTags.
-fn familiar(name: &str) -> String {
-    let full = normalize_name(name);
-    full.strip_prefix("docker.io/library/")
-        .or_else(|| full.strip_prefix("docker.io/"))
-        .unwrap_or(&full)
-        .to_string()
-}
 
 pub fn write(
     store: &Store,
@@ -39,7 +30,7 @@ pub fn write_to(
     mut w: ArchiveWriter,
 ) -> Result<(), ExportError> {
     let blob_path = |d: &crate::store::Digest| format!("blobs/{}/{}", d.algorithm(), d.hex());
-    let repo_tags: Vec<String> = tags.iter().map(|t| familiar(t)).collect();
+    let repo_tags: Vec<String> = tags.iter().map(|t| familiar_name(t)).collect();
     let manifest = json!([{
         "Config": blob_path(&prepared.config.digest),
         "RepoTags": repo_tags,

@@ -15,6 +15,6 @@ pub use config::{HealthConfig, History, ImageConfig, RunConfig};
 pub use error::ImageError;
 pub use import::{choose_platform, load_image, Image, LayerRef};
 pub use platform::Platform;
-pub use reference::{normalize_name, ImageSource};
+pub use reference::{familiar_name, normalize_name, ImageSource};
 pub use tarball::{archive_names, import_rootfs};
 pub use unpack::apply_layer;

@@ -82,6 +82,16 @@ impl ImageSource {
     }
 }
 
+/// The short form docker prints (`RepoTags`, `docker images`): Docker Hub's
+/// `docker.io/library/` and `docker.io/` dropped.
+pub fn familiar_name(name: &str) -> String {
+    let full = normalize_name(name);
+    full.strip_prefix("docker.io/library/")
+        .or_else(|| full.strip_prefix("docker.io/"))
+        .unwrap_or(&full)
+        .to_string()
+}
+
 /// Docker's normalisation of image names: `busybox` →
 /// `docker.io/library/busybox:latest`, `app:1` → `docker.io/library/app:1`,
 /// `localhost/x` stays on `localhost`.

@@ -124,17 +124,7 @@ impl StepCgroup {
             .push((pids.clone(), own_cgroup(PIDS_ROOT, "pids")));
         write(&pids.join("pids.max"), &limits.pids.to_string())?;
         if let Some(bytes) = limits.memory {
-            if !Path::new(MEMORY_ROOT).join("tasks").exists() {
-                return Err(SandboxError::InvalidSpec {
-                    what: "a memory limit needs the cgroup v1 memory hierarchy".into(),
-                });
-            }
-            // Under rbuild's own memory cgroup, so its limits still hold.
-            let memory = own_cgroup(MEMORY_ROOT, "memory").join(&name);
-            fs::create_dir_all(&memory).map_err(|e| SandboxError::io("mkdir", &memory, e))?;
-            cgroup
-                .dirs
-                .push((memory.clone(), own_cgroup(MEMORY_ROOT, "memory")));
+            let memory = cgroup.join(MEMORY_ROOT, "memory", &name)?;
             write(&memory.join("memory.limit_in_bytes"), &bytes.to_string())?;
             // Swap would let the step go past the limit unseen.
             let _ = fs::write(
@@ -143,25 +133,29 @@ impl StepCgroup {
             );
         }
         if let Some(quota) = limits.cpu_quota {
-            cgroup.limit_cpu(&name, quota, limits.cpu_period)?;
+            let cpu = cgroup.join(CPU_ROOT, "cpu", &name)?;
+            write(
+                &cpu.join("cpu.cfs_period_us"),
+                &limits.cpu_period.to_string(),
+            )?;
+            write(&cpu.join("cpu.cfs_quota_us"), &quota.to_string())?;
         }
         Ok(Some(cgroup))
     }
 
-    /// `cpu.cfs_quota_us` per `cpu.cfs_period_us`, under rbuild's own cpu
-    /// cgroup.
-    fn limit_cpu(&mut self, name: &str, quota: u64, period: u64) -> Result<(), SandboxError> {
-        if !Path::new(CPU_ROOT).join("tasks").exists() {
+    /// A cgroup `name` for the step in the v1 hierarchy of `controller`,
+    /// under rbuild's own cgroup there (so the limits on rbuild still hold).
+    fn join(&mut self, root: &str, controller: &str, name: &str) -> Result<PathBuf, SandboxError> {
+        if !Path::new(root).join("tasks").exists() {
             return Err(SandboxError::InvalidSpec {
-                what: "a CPU limit needs the cgroup v1 cpu hierarchy".into(),
+                what: format!("a {controller} limit needs the cgroup v1 {controller} hierarchy"),
             });
         }
-        let own = own_cgroup(CPU_ROOT, "cpu");
+        let own = own_cgroup(root, controller);
         let dir = own.join(name);
         fs::create_dir_all(&dir).map_err(|e| SandboxError::io("mkdir", &dir, e))?;
         self.dirs.push((dir.clone(), own));
-        write(&dir.join("cpu.cfs_period_us"), &period.to_string())?;
-        write(&dir.join("cpu.cfs_quota_us"), &quota.to_string())
+        Ok(dir)
     }
 
     /// Moves the calling thread into the cgroup until the guard is dropped:

@@ -227,16 +227,7 @@ extern "C" fn on_interrupt_signal(_: libc::c_int) {
 /// temp files are cleaned up on the way out, leaving the store as it was.
 pub fn install_interrupt_handler() {
     for sig in [libc::SIGINT, libc::SIGTERM] {
-        // SAFETY: a zeroed sigaction is valid; the handler only stores an
-        // atomic, which is async-signal-safe.
-        unsafe {
-            let mut action: libc::sigaction = std::mem::zeroed();
-            action.sa_sigaction =
-                on_interrupt_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
-            action.sa_flags = libc::SA_RESTART;
-            libc::sigemptyset(&mut action.sa_mask);
-            libc::sigaction(sig, &action, std::ptr::null_mut());
-        }
+        process::on_signal(sig, on_interrupt_signal);
     }
 }
 

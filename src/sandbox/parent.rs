@@ -191,22 +191,24 @@ pub(crate) fn run(
         reports: Reports::default(),
         listeners: Some(listeners).filter(|l| !l.is_empty()),
         forwarding: None,
-        terminal: match (&pty, spec.stdio) {
-            (Some(pty), Stdio::Terminal { stdin }) => Some(TerminalIo {
-                keys: if stdin {
-                    Some(dup(std::io::stdin().as_fd())?)
-                } else {
-                    None
-                },
-                master: dup(pty.master.as_fd())?,
-                raw: RawMode::enter(),
-            }),
+        terminal: match (pty, spec.stdio) {
+            (Some(Pty { master, slave }), Stdio::Terminal { stdin }) => {
+                // Only the command holds the slave side now, so the master
+                // reads end of file (EIO) once it and its children are gone.
+                drop(slave);
+                Some(TerminalIo {
+                    keys: if stdin {
+                        Some(dup(std::io::stdin().as_fd())?)
+                    } else {
+                        None
+                    },
+                    master,
+                    _raw: RawMode::enter(),
+                })
+            }
             _ => None,
         },
     };
-    // Only the command holds the terminal's slave side now, so the master
-    // reads end of file (EIO) once the command and its children are gone.
-    let _master = pty.map(|p| p.master);
     pump.run(output, &stop, &mut guard)?;
     let monitor_status = guard.reap()?;
     drop(work);
@@ -282,8 +284,7 @@ struct TerminalIo {
     /// The master side, written with keys (read through `readers[0]`).
     master: OwnedFd,
     /// rbuild's terminal in raw mode while the command runs.
-    #[allow(dead_code)]
-    raw: RawMode,
+    _raw: RawMode,
 }
 
 fn pty_master(pty: &Option<Pty>) -> BorrowedFd<'_> {

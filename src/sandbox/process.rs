@@ -229,15 +229,22 @@ fn set_mask(how: libc::c_int, set: &libc::sigset_t) {
 
 fn install_forwarders() {
     for &sig in FORWARDED {
-        // SAFETY: a zeroed sigaction is valid; `forward` is an
-        // async-signal-safe `extern "C" fn(c_int)`.
-        unsafe {
-            let mut action: libc::sigaction = std::mem::zeroed();
-            action.sa_sigaction = forward as extern "C" fn(libc::c_int) as libc::sighandler_t;
-            action.sa_flags = libc::SA_RESTART;
-            libc::sigemptyset(&mut action.sa_mask);
-            libc::sigaction(sig, &action, std::ptr::null_mut());
-        }
+        on_signal(sig, forward);
+    }
+}
+
+/// Makes `sig` call `handler` (restarting interrupted calls). Every handler
+/// given here only does async-signal-safe work (stores an atomic, or
+/// `kill`s); it allocates nothing, so it may run after `fork` too.
+pub(crate) fn on_signal(sig: libc::c_int, handler: extern "C" fn(libc::c_int)) {
+    // SAFETY: a zeroed sigaction is valid, and the handler is a plain
+    // `extern "C" fn(c_int)` doing only async-signal-safe work.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = handler as libc::sighandler_t;
+        action.sa_flags = libc::SA_RESTART;
+        libc::sigemptyset(&mut action.sa_mask);
+        libc::sigaction(sig, &action, std::ptr::null_mut());
     }
 }
 

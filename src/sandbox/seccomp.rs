@@ -111,25 +111,25 @@ fn refusals() -> Result<BpfProgram, SandboxError> {
         clone_rules.push(SeccompRule::new(vec![has_flag]).map_err(compile_error)?);
     }
     rules.insert(libc::SYS_clone, clone_rules);
-    let arch = std::env::consts::ARCH.try_into().map_err(compile_error)?;
-    let filter = SeccompFilter::new(
-        rules,
-        SeccompAction::Allow,
-        SeccompAction::Errno(libc::EPERM as u32),
-        arch,
-    )
-    .map_err(compile_error)?;
-    filter.try_into().map_err(compile_error)
+    compile(rules, libc::EPERM)
 }
 
 /// `clone3` answers ENOSYS, so callers fall back to `clone` and its check.
 fn clone3_enosys() -> Result<BpfProgram, SandboxError> {
-    let rules = BTreeMap::from([(libc::SYS_clone3, Vec::new())]);
+    compile(
+        BTreeMap::from([(libc::SYS_clone3, Vec::new())]),
+        libc::ENOSYS,
+    )
+}
+
+/// A program for this architecture: the calls `rules` match fail with
+/// `errno`, every other call is allowed.
+fn compile(rules: BTreeMap<i64, Vec<SeccompRule>>, errno: i32) -> Result<BpfProgram, SandboxError> {
     let arch = std::env::consts::ARCH.try_into().map_err(compile_error)?;
     let filter = SeccompFilter::new(
         rules,
         SeccompAction::Allow,
-        SeccompAction::Errno(libc::ENOSYS as u32),
+        SeccompAction::Errno(errno as u32),
         arch,
     )
     .map_err(compile_error)?;

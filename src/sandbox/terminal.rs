@@ -44,14 +44,7 @@ impl Pty {
         .map_err(err("open pty"))?;
         let pty = Pty { master, slave };
         copy_window_size(pty.master.as_fd());
-        // SAFETY: the handler only stores an atomic (async-signal-safe).
-        unsafe {
-            let mut action: libc::sigaction = std::mem::zeroed();
-            action.sa_sigaction = on_winch as extern "C" fn(libc::c_int) as libc::sighandler_t;
-            action.sa_flags = libc::SA_RESTART;
-            libc::sigemptyset(&mut action.sa_mask);
-            libc::sigaction(libc::SIGWINCH, &action, std::ptr::null_mut());
-        }
+        super::process::on_signal(libc::SIGWINCH, on_winch);
         Ok(pty)
     }
 }

@@ -4,10 +4,7 @@
 //! so it is never kept as a snapshot.
 
 use super::stubs::empty_stubs;
-use super::{
-    copy_tree, diff_dirs, entries_from_dir, flatten, ActiveRoot, ScanOptions, SnapshotError,
-    Snapshotter,
-};
+use super::{copy_tree, diff_dirs, flatten, ActiveRoot, SnapshotError, Snapshotter};
 use crate::image::LayerRef;
 use crate::layer::LayerEntry;
 use crate::sandbox::RootfsSpec;
@@ -43,16 +40,8 @@ impl Snapshotter for NativeSnapshotter<'_> {
         created: &[PathBuf],
     ) -> Result<Vec<LayerEntry>, SnapshotError> {
         root.stubs = empty_stubs(&root.changed, created);
-        let mut entries = match &root.base {
-            Some(base) => diff_dirs(base, &root.changed)?,
-            // Prepared on nothing: everything in the copy is new.
-            None => entries_from_dir(
-                &root.changed,
-                &ScanOptions {
-                    overlay_whiteouts: false,
-                },
-            )?,
-        };
+        let base = root.base.as_deref().expect("`prepare` records the parent");
+        let mut entries = diff_dirs(base, &root.changed)?;
         entries.retain(|e| !root.stubs.contains(&e.path));
         Ok(entries)
     }

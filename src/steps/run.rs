@@ -92,13 +92,20 @@ fn environment(b: &Build, state: &StageState, home: &str) -> (Vec<String>, Vec<S
             }
         }
     }
-    if !has(&env, "PATH") {
+    default_path_and_home(&mut env, home);
+    (env, args)
+}
+
+/// PATH and HOME when the environment lacks them, as Docker gives a
+/// process (RUN steps and `rbuild run`).
+pub(crate) fn default_path_and_home(env: &mut Vec<String>, home: &str) {
+    let has = |env: &[String], k: &str| env.iter().any(|kv| kv.split('=').next() == Some(k));
+    if !has(env, "PATH") {
         env.push(format!("PATH={DEFAULT_PATH}"));
     }
-    if !has(&env, "HOME") {
+    if !has(env, "HOME") {
         env.push(format!("HOME={home}"));
     }
-    (env, args)
 }
 
 fn created_by(argv: &[String], args: &[String]) -> String {
