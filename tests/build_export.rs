@@ -196,6 +196,7 @@ impl Layout {
                 dest,
                 &UnpackOptions {
                     whiteouts: WhiteoutMode::Apply,
+                    donor: None,
                 },
             )
             .expect("unpack");

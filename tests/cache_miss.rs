@@ -120,3 +120,39 @@ fn only_what_changed_is_rebuilt_and_each_miss_says_why() {
     let all = outcomes(&s, &ctx, &["--build-arg", "ONLY_OTHER=2", "--no-cache"]);
     assert!(all.values().all(|v| v == "miss: --no-cache"), "{all:?}");
 }
+
+/// The store's snapshot directories holding `path`, with its inode in each.
+fn snapshots_holding(s: &Setup, path: &str) -> Vec<u64> {
+    use std::os::unix::fs::MetadataExt;
+    let dir = std::path::Path::new(&s.store()).join("snapshots");
+    let mut inodes: Vec<u64> = std::fs::read_dir(dir)
+        .expect("snapshots")
+        .filter_map(|e| std::fs::symlink_metadata(e.ok()?.path().join(path)).ok())
+        .map(|m| m.ino())
+        .collect();
+    inodes.sort();
+    inodes
+}
+
+/// A COPY rebuilt because one of its files changed takes the others from
+/// its last snapshot (hard links inside the store) instead of writing them
+/// again, and the RUN after it sees every file's current content.
+#[test]
+fn a_rebuilt_copy_reuses_its_unchanged_files_and_the_next_run_sees_the_edit() {
+    let Some(s) = Setup::new() else { return };
+    let dockerfile = "FROM localhost/busybox:latest\n\
+                      COPY src /src\n\
+                      RUN cat /src/a /src/b > /all\n";
+    let files = [("src/a", "a\n"), ("src/b", "b\n")];
+    let (_, out) = s.build_context("reuse", dockerfile, &files, &[], true);
+    assert_eq!(std::fs::read_to_string(out.join("all")).unwrap(), "a\nb\n");
+    let (_, out) = s.build_context("reuse", dockerfile, &[("src/b", "B\n")], &[], true);
+    assert_eq!(std::fs::read_to_string(out.join("all")).unwrap(), "a\nB\n");
+
+    let a = snapshots_holding(&s, "src/a");
+    assert_eq!(a.len(), 2, "one snapshot per build of the COPY");
+    assert_eq!(a[0], a[1], "the unchanged file is linked, not written");
+    let b = snapshots_holding(&s, "src/b");
+    assert_eq!(b.len(), 2);
+    assert_ne!(b[0], b[1], "the edited file is written anew");
+}

@@ -27,6 +27,8 @@ macro_rules! require_root {
     };
 }
 
+#[path = "layer/donor.rs"]
+mod donor;
 #[path = "layer/fixtures.rs"]
 mod fixtures;
 #[path = "layer/round_trip.rs"]

@@ -32,7 +32,14 @@ pub fn apply_layer(
         ),
         hasher: Hasher::new(),
     };
-    unpack_layer(&mut stream, dest, &UnpackOptions { whiteouts })?;
+    unpack_layer(
+        &mut stream,
+        dest,
+        &UnpackOptions {
+            whiteouts,
+            donor: None,
+        },
+    )?;
     // Drain what the unpacker left (padding after the end-of-archive marker
     // belongs to the diff_id too).
     std::io::copy(&mut stream, &mut std::io::sink())

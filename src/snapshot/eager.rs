@@ -11,20 +11,38 @@ use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::thread::ScopedJoinHandle;
 
+/// Bytes gathered before they go down the pipe: the tar writer's small
+/// writes (a 512-byte header, then the data) would otherwise wake the
+/// unpacker for each piece.
+const PIPE_BATCH: usize = 1 << 20;
+
 /// A writer that copies everything to `blob` and, while the unpacker keeps
 /// reading, to `pipe`.
 pub struct Tee<'a, W: Write> {
     blob: &'a mut W,
     pipe: Option<std::io::PipeWriter>,
+    batch: Vec<u8>,
+}
+
+impl<W: Write> Tee<'_, W> {
+    fn send_batch(&mut self) {
+        if let Some(pipe) = &mut self.pipe {
+            // An unpacker that stopped only costs the eager snapshot.
+            if pipe.write_all(&self.batch).is_err() {
+                self.pipe = None;
+            }
+        }
+        self.batch.clear();
+    }
 }
 
 impl<W: Write> Write for Tee<'_, W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let n = self.blob.write(buf)?;
-        if let Some(pipe) = &mut self.pipe {
-            // An unpacker that stopped only costs the eager snapshot.
-            if pipe.write_all(&buf[..n]).is_err() {
-                self.pipe = None;
+        if self.pipe.is_some() {
+            self.batch.extend_from_slice(&buf[..n]);
+            if self.batch.len() >= PIPE_BATCH {
+                self.send_batch();
             }
         }
         Ok(n)
@@ -44,9 +62,11 @@ pub struct EagerSnapshot {
 impl EagerSnapshot {
     /// Runs `write` with a writer that tees into `blob` and the unpacker;
     /// returns `write`'s result and the unpacked snapshot (when it worked).
+    /// Files identical to those of the snapshot `donor` are linked from it.
     pub fn write_with<W: Write, T>(
         store: &Store,
         blob: &mut W,
+        donor: Option<&Path>,
         write: impl FnOnce(&mut Tee<'_, W>) -> T,
     ) -> Result<(T, Option<EagerSnapshot>), SnapshotError> {
         let temp = store.temp_dir()?;
@@ -58,14 +78,18 @@ impl EagerSnapshot {
                 let stream = BufReader::with_capacity(1 << 20, reader);
                 let opts = UnpackOptions {
                     whiteouts: WhiteoutMode::Overlay,
+                    donor: donor.map(Path::to_path_buf),
                 };
                 unpack_into(stream, &dir, &opts)
             });
+            let _ = rustix::pipe::fcntl_setpipe_size(&writer, PIPE_BATCH);
             let mut tee = Tee {
                 blob,
                 pipe: Some(writer),
+                batch: Vec::with_capacity(PIPE_BATCH),
             };
             let result = write(&mut tee);
+            tee.send_batch();
             drop(tee); // end of the stream for the unpacker
             (result, unpacker.join().unwrap_or(false))
         });

@@ -139,16 +139,26 @@ impl super::Build<'_> {
         let filtered = self.opts.no_cache_filter.iter().any(|f| {
             Some(f.to_ascii_lowercase().as_str()) == stage_name || *f == state.stage.to_string()
         });
-        let reason = if self.opts.no_cache {
-            "--no-cache".to_string()
+        let forced = if self.opts.no_cache {
+            Some("--no-cache")
         } else if filtered {
-            "--no-cache-filter".to_string()
-        } else if let Some(record) = self.cached_or_claim(state.stage, &state.key) {
-            save_inputs(self.store, &state.slot, &key);
-            return Some(record);
+            Some("--no-cache-filter")
         } else {
-            explain(last_inputs(self.store, &state.slot).as_ref(), &key)
+            None
         };
+        if forced.is_none() {
+            if let Some(record) = self.cached_or_claim(state.stage, &state.key) {
+                save_inputs(self.store, &state.slot, &key);
+                return Some(record);
+            }
+        }
+        let before = last_inputs(self.store, &state.slot);
+        let reason = match forced {
+            Some(forced) => forced.to_string(),
+            None => explain(before.as_ref(), &key),
+        };
+        // The last build's snapshot may lend the new one its unchanged files.
+        state.previous_key = before.map(|k| k.digest());
         self.progress.miss(handle, &reason);
         save_inputs(self.store, &state.slot, &key);
         None

@@ -92,16 +92,23 @@ pub fn commit(
 }
 
 /// Like [`commit`], and the layer's snapshot made in the same pass (see
-/// `snapshot::EagerSnapshot`): for a layer the next step runs on.
+/// `snapshot::EagerSnapshot`): for a layer the next step runs on. Files
+/// identical to those of the snapshot of layer `donor` (the step's last
+/// result) are linked from it rather than written again.
 pub fn commit_with_snapshot(
     store: &Store,
     entries: &[LayerEntry],
     source_date_epoch: Option<i64>,
+    donor: Option<&Digest>,
 ) -> Result<LayerRef, BuildError> {
     let mut writer = store.blob_writer()?;
-    let (digest, snapshot) = EagerSnapshot::write_with(store, &mut writer, |tee| {
-        write_layer(entries, tee, &WriteOptions { source_date_epoch })
-    })?;
+    let donor = donor
+        .map(|d| store.snapshot_path(&d.hex()))
+        .filter(|dir| dir.is_dir());
+    let (digest, snapshot) =
+        EagerSnapshot::write_with(store, &mut writer, donor.as_deref(), |tee| {
+            write_layer(entries, tee, &WriteOptions { source_date_epoch })
+        })?;
     let layer = finish_layer(writer, &digest?)?;
     if let Some(snapshot) = snapshot {
         snapshot.commit(store, &layer.diff_id.hex());
@@ -181,7 +188,7 @@ mod tests {
                 0o777,
             ),
         ];
-        let layer = commit_with_snapshot(&store, &entries, None).unwrap();
+        let layer = commit_with_snapshot(&store, &entries, None, None).unwrap();
         let eager = store.snapshot_path(&layer.diff_id.hex());
         assert!(eager.is_dir(), "the snapshot was made with the layer");
         let later = dir.path().join("later");

@@ -293,6 +293,7 @@ impl Build<'_> {
             image,
             scope,
             key,
+            previous_key: None,
             cmd_set: false,
             next_runs: false,
             time: self.time,

@@ -15,6 +15,8 @@ pub struct StageState {
     pub scope: Scope,
     /// Cache key of everything up to here (hex).
     pub key: String,
+    /// After a cache miss, the key of this step's last build, if any.
+    pub previous_key: Option<String>,
     /// CMD was set in this stage (ENTRYPOINT then keeps it).
     pub cmd_set: bool,
     /// The stage's next step is a RUN (it needs this step's snapshot).

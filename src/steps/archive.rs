@@ -88,6 +88,7 @@ pub fn extract_if_archive(store: &Store, path: &Path) -> Result<Option<TempDir>,
     );
     let opts = UnpackOptions {
         whiteouts: WhiteoutMode::Apply,
+        donor: None,
     };
     unpack_layer(stream, temp.path(), &opts)?;
     Ok(Some(temp))

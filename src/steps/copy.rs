@@ -191,7 +191,11 @@ pub fn run(
     // A RUN next needs this layer's snapshot: made while the tar is written,
     // unless an earlier build of the step left one that will likely match.
     let layer = if state.next_runs && !snapshot_likely(b, &state.key) {
-        layers::commit_with_snapshot(b.store, &entries, b.source_date_epoch)?
+        let donor = state
+            .previous_key
+            .as_deref()
+            .and_then(|key| previous_layer(b, key));
+        layers::commit_with_snapshot(b.store, &entries, b.source_date_epoch, donor.as_ref())?
     } else {
         layers::commit(b.store, &entries, b.source_date_epoch)?
     };
@@ -570,6 +574,11 @@ fn add_item(
             Ok(source.is_dir || keep.is_some())
         }
     }
+}
+
+/// The layer an earlier build made under `key`.
+fn previous_layer(b: &Build, key: &str) -> Option<crate::store::Digest> {
+    layers::lookup(b.store, key)?.layer?.diff_id.parse().ok()
 }
 
 /// Whether an earlier build of this step (its record is only a hint under

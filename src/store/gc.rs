@@ -6,7 +6,7 @@
 //! `cache` record names `layer.blob` and `layer.diff_id`; a `compressed`
 //! record's value is a blob digest.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -186,7 +186,7 @@ impl Store {
             if keep.diff_ids.contains(&id) && !id.starts_with("flat-") {
                 continue;
             }
-            let size = tree_usage(&self.snapshot_path(&id)).bytes;
+            let size = tree_freed(&self.snapshot_path(&id));
             if self.remove_snapshot(&id)? {
                 report.snapshots.push((id, size));
             }
@@ -208,9 +208,10 @@ impl Store {
             usage.blobs.count += 1;
             usage.blobs.bytes += self.blob_size(&blob).unwrap_or(0);
         }
+        let mut seen = HashSet::new();
         for id in self.snapshots()? {
             usage.snapshots.count += 1;
-            usage.snapshots.bytes += tree_usage(&self.snapshot_path(&id)).bytes;
+            usage.snapshots.bytes += tree_usage_sharing(&self.snapshot_path(&id), &mut seen).bytes;
         }
         for (_, path) in entries(&self.cache_mounts_dir())? {
             usage.cache_mounts.count += 1;
@@ -255,8 +256,41 @@ fn entries(dir: &Path) -> Result<Vec<(String, PathBuf)>, StoreError> {
 /// Files under `path` and their apparent size, each hard-linked file once.
 /// Best effort: unreadable directories count as empty.
 pub fn tree_usage(path: &Path) -> Usage {
-    let mut seen = HashSet::new();
+    tree_usage_sharing(path, &mut HashSet::new())
+}
+
+/// Like [`tree_usage`], skipping the files in `seen` (counted in another
+/// tree): snapshots share the files a rebuild did not change.
+fn tree_usage_sharing(path: &Path, seen: &mut HashSet<(u64, u64)>) -> Usage {
     let mut usage = Usage::default();
+    walk_files(path, |meta| {
+        if seen.insert((meta.dev(), meta.ino())) {
+            usage.count += 1;
+            usage.bytes += meta.len();
+        }
+    });
+    usage
+}
+
+/// Bytes removing the tree at `path` frees: files with no link outside it.
+fn tree_freed(path: &Path) -> u64 {
+    // Per inode: links seen in the tree, links in all, size.
+    let mut inodes: HashMap<(u64, u64), (u64, u64, u64)> = HashMap::new();
+    walk_files(path, |meta| {
+        let seen = inodes
+            .entry((meta.dev(), meta.ino()))
+            .or_insert((0, meta.nlink(), meta.len()));
+        seen.0 += 1;
+    });
+    inodes
+        .values()
+        .filter(|(inside, all, _)| inside >= all)
+        .map(|(_, _, len)| len)
+        .sum()
+}
+
+/// Calls `visit` with the metadata of every non-directory below `path`.
+fn walk_files(path: &Path, mut visit: impl FnMut(&fs::Metadata)) {
     let mut stack = vec![path.to_path_buf()];
     while let Some(path) = stack.pop() {
         let Ok(meta) = fs::symlink_metadata(&path) else {
@@ -266,10 +300,8 @@ pub fn tree_usage(path: &Path) -> Usage {
             if let Ok(list) = fs::read_dir(&path) {
                 stack.extend(list.flatten().map(|e| e.path()));
             }
-        } else if seen.insert((meta.dev(), meta.ino())) {
-            usage.count += 1;
-            usage.bytes += meta.len();
+        } else {
+            visit(&meta);
         }
     }
-    usage
 }

@@ -240,6 +240,7 @@ fn overlay_mode_records_whiteout_devices_and_opaque_xattrs() {
     let root = tmp.path();
     let opts = UnpackOptions {
         whiteouts: WhiteoutMode::Overlay,
+        donor: None,
     };
     unpack_layer(&tar_of(&upper_entries())[..], root, &opts).unwrap();
     for wh in ["a/gone", "b"] {

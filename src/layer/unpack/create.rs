@@ -12,6 +12,7 @@ use rustix::fs::{
 };
 use rustix::io::Errno;
 
+use super::donor::Reuse;
 use super::item::{Item, ItemKind};
 use super::whiteout::{remove_all, Removed};
 use super::{timestamps, Unpacker};
@@ -96,11 +97,26 @@ impl Unpacker {
         data: &mut dyn Read,
     ) -> Result<()> {
         let path = &item.path;
+        // An earlier snapshot may hold this file already (see `donor`).
+        let prefix = match &mut self.donor {
+            Some(donor) => match donor.reuse(item, data, parent, name)? {
+                Reuse::Linked => {
+                    self.stats.files += 1;
+                    self.stats.reused += 1;
+                    return Ok(());
+                }
+                Reuse::Write(prefix) => prefix,
+            },
+            None => None,
+        };
         let flags =
             OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let fd = openat(parent, name, flags, Mode::from_raw_mode(0o600))
             .map_err(io_at("creating", path))?;
         let mut file = File::from(fd);
+        if let Some(prefix) = prefix {
+            self.stats.bytes += prefix.write_to(&mut file, path)?;
+        }
         self.stats.bytes += copy_data(data, &mut file, path)?;
         rustix::fs::fchown(&file, Some(uid(item)), Some(gid(item)))
             .map_err(io_at("changing the owner of", path))?;

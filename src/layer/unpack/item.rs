@@ -39,6 +39,8 @@ pub(super) struct Item {
     pub gid: u32,
     pub mtime: (i64, u32),
     pub xattrs: Vec<(String, Vec<u8>)>,
+    /// Bytes of data the member carries.
+    pub size: u64,
 }
 
 pub(super) fn parse<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<Item> {
@@ -106,6 +108,7 @@ pub(super) fn parse<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<Item> {
         gid: id(header.gid())?,
         mtime,
         xattrs,
+        size: entry.size(),
     })
 }
 

@@ -7,6 +7,7 @@
 //! `AT_SYMLINK_NOFOLLOW` or descriptors.
 
 mod create;
+mod donor;
 mod guard;
 mod item;
 mod root;
@@ -42,6 +43,9 @@ pub enum WhiteoutMode {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UnpackOptions {
     pub whiteouts: WhiteoutMode,
+    /// An earlier snapshot in the store whose identical files are hard-linked
+    /// instead of written again (see `donor`).
+    pub donor: Option<PathBuf>,
 }
 
 /// Counts of what [`unpack_layer`] did.
@@ -59,6 +63,8 @@ pub struct UnpackStats {
     pub opaque_dirs: u64,
     /// Bytes of regular-file content written.
     pub bytes: u64,
+    /// Regular files hard-linked from the donor snapshot instead of written.
+    pub reused: u64,
     /// Extended attributes the filesystem or kernel declined (skipped, as Docker does).
     pub skipped_xattrs: u64,
 }
@@ -74,6 +80,7 @@ pub fn unpack_layer<R: Read>(
     let mut unpacker = Unpacker {
         root: Root::open(dest)?,
         mode: opts.whiteouts,
+        donor: opts.donor.as_deref().and_then(donor::Donor::open),
         this_layer: HashSet::new(),
         deferred_dirs: Vec::new(),
         stats: UnpackStats::default(),
@@ -99,6 +106,7 @@ pub fn unpack_layer<R: Read>(
 struct Unpacker {
     root: Root,
     mode: WhiteoutMode,
+    donor: Option<donor::Donor>,
     /// Paths this layer created or replaced. Whiteouts and opaque markers only
     /// hide entries of lower layers, wherever the marker sits in the tar.
     this_layer: HashSet<PathBuf>,
