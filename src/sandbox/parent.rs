@@ -162,19 +162,21 @@ pub(crate) fn run(
     };
     let (report_r, report_w) = pipe()?;
     let cgroup = StepCgroup::create(&spec.limits)?;
-    let monitor = {
-        // The monitor, and so every process of the step, starts inside.
-        let _inside = cgroup.as_ref().map(StepCgroup::enter).transpose()?;
-        process::spawn(
-            &plan,
-            &ChildFds {
-                stdin: stdin_r.as_fd(),
-                stdout: stdout_w.as_fd(),
-                stderr: stderr_w.as_fd(),
-                report: report_w.as_fd(),
-            },
-        )?
-    };
+    // The monitor joins it before it forks: every process of the step is in.
+    let cgroups = cgroup
+        .as_ref()
+        .map(StepCgroup::join_fds)
+        .unwrap_or_default();
+    let monitor = process::spawn(
+        &plan,
+        &ChildFds {
+            stdin: stdin_r.as_fd(),
+            stdout: stdout_w.as_fd(),
+            stderr: stderr_w.as_fd(),
+            report: report_w.as_fd(),
+            cgroups: &cgroups,
+        },
+    )?;
     let over_limit = || cgroup.as_ref().is_some_and(StepCgroup::reached_pids_limit);
     let stop = || cancelled() || over_limit();
     let mut guard = Guard {

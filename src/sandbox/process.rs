@@ -41,6 +41,8 @@ pub(crate) struct ChildFds<'a> {
     pub stdout: BorrowedFd<'a>,
     pub stderr: BorrowedFd<'a>,
     pub report: BorrowedFd<'a>,
+    /// `cgroup.procs` of the step's cgroups, joined before anything else.
+    pub cgroups: &'a [BorrowedFd<'a>],
 }
 
 /// `fork`, running `body` in the child, which never returns into the
@@ -92,8 +94,13 @@ fn monitor(plan: &Plan, fds: &ChildFds<'_>, parent: rustix::process::Pid) -> i32
     if !die_with_parent() || rustix::process::getppid() != Some(parent) {
         return 1;
     }
+    // First, so that every process of the step is counted.
+    let joined = join_cgroups(fds.cgroups);
     if remap_fds(fds).is_err() {
         return 1; // fd 3 may not be the report pipe: report nothing
+    }
+    if let Err(e) = joined {
+        return report(&e);
     }
     // A new session without a controlling terminal (a step cannot open the
     // user's /dev/tty, and a terminal's Ctrl-C reaches only rbuild, which
@@ -126,6 +133,23 @@ fn monitor(plan: &Plan, fds: &ChildFds<'_>, parent: rustix::process::Pid) -> i32
         }
         Err(e) => report(&SysError::new("fork", "", e)),
     }
+}
+
+/// Moves this (single-threaded, forked) process into each cgroup whose
+/// `cgroup.procs` descriptor is given.
+pub(crate) fn join_cgroups(procs: &[BorrowedFd<'_>]) -> SysResult<()> {
+    for fd in procs {
+        // SAFETY: writes one byte from a static buffer to a descriptor we
+        // borrow; `write` is async-signal-safe.
+        if unsafe { libc::write(fd.as_raw_fd(), b"0".as_ptr().cast(), 1) } != 1 {
+            return Err(SysError::new(
+                "join the step's cgroup",
+                "cgroup.procs",
+                errno(),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Whether the other end of `lifeline` is gone.
