@@ -13,7 +13,8 @@
 //! are compared, not trusted from a record, and the tar stream is still read
 //! to its end, so the layer and its digest are unchanged. An inode is linked
 //! at most once per snapshot, so files that are separate in the layer stay
-//! separate on disk.
+//! separate on disk. (A RUN on top sees such a file's link count above 1,
+//! which no layer records.)
 
 use std::collections::HashSet;
 use std::ffi::OsStr;
@@ -42,6 +43,8 @@ pub(super) struct Donor {
     /// The member's bytes and the candidate's, a chunk at a time.
     mine: Vec<u8>,
     theirs: Vec<u8>,
+    /// A link from the donor was refused (another file system, say).
+    refused: bool,
 }
 
 /// A donor file with the member's metadata.
@@ -83,6 +86,7 @@ impl Donor {
             linked: HashSet::new(),
             mine: vec![0; CHUNK],
             theirs: vec![0; CHUNK],
+            refused: false,
         })
     }
 
@@ -114,7 +118,7 @@ impl Donor {
     /// member's (never following a symlink in the donor).
     fn candidate(&mut self, item: &Item) -> Option<Candidate> {
         let size = item.size;
-        if !item.xattrs.is_empty() {
+        if self.refused || !item.xattrs.is_empty() {
             return None;
         }
         let (parent_rel, name) = split(&item.path);
@@ -133,8 +137,12 @@ impl Donor {
         if !same {
             return None;
         }
+        // Reading for the comparison leaves the shared inode's atime alone
+        // (O_NOATIME needs the owner or CAP_FOWNER, hence the retry).
         let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
-        let fd = openat(&*parent, name, flags, Mode::empty()).ok()?;
+        let fd = openat(&*parent, name, flags | OFlags::NOATIME, Mode::empty())
+            .or_else(|_| openat(&*parent, name, flags, Mode::empty()))
+            .ok()?;
         let opened = fstat(&fd).ok()?;
         let still = (opened.st_dev, opened.st_ino) == id
             && rustix::fs::flistxattr(&fd, &mut [0u8; 1]).ok() == Some(0);
@@ -181,7 +189,8 @@ impl Donor {
     }
 
     /// Links `candidate` at `parent/name`; false when the kernel refuses (then
-    /// the caller writes the file).
+    /// the caller writes the file, and the donor is not asked again: the
+    /// next link would be refused too, after another read).
     fn link(&mut self, candidate: &Candidate, parent: BorrowedFd<'_>, name: &OsStr) -> bool {
         let fd = candidate.file.as_fd();
         let linked = linkat(fd, "", parent, name, AtFlags::EMPTY_PATH).is_ok()
@@ -198,6 +207,8 @@ impl Donor {
             .is_ok();
         if linked {
             self.linked.insert(candidate.id);
+        } else {
+            self.refused = true;
         }
         linked
     }

@@ -15,6 +15,9 @@
 //!
 //! A host with neither runs steps without a process limit (a known gap,
 //! said in the README); a `--memory` or `--cpus` limit there is refused.
+//! So does a v2 host whose cgroup2 root cannot hand out controllers (the
+//! root of a container's cgroup namespace holds the container's
+//! processes), with a warning.
 
 mod v1;
 mod v2;
@@ -84,21 +87,35 @@ impl StepCgroup {
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let name = format!("{}-{n}", std::process::id());
-        if let Some(root) = v2::usable_root(&limits.controllers()) {
-            return v2::create(&root, &name, limits).map(Some);
+        let needed = limits.controllers();
+        let asked = &needed[1..]; // beyond the implied process limit
+        if let Some(root) = v2::usable_root(&needed) {
+            return match v2::create(&root, &name, limits) {
+                Ok(cgroup) => Ok(Some(cgroup)),
+                // Inside a container the cgroup2 root may be the container's
+                // own cgroup, which holds processes and so cannot hand out
+                // controllers: run without the implied limit, as before v2.
+                Err(e) if asked.is_empty() && v2::is_refusal(&e) => {
+                    warn_once(&format!("steps run without a process limit: {e}"));
+                    Ok(None)
+                }
+                Err(e) => Err(e),
+            };
         }
         if v1::available() {
             return v1::create(&name, limits).map(Some);
         }
-        match limits.controllers().get(1) {
-            None => Ok(None),
-            Some(controller) => Err(SandboxError::InvalidSpec {
-                what: format!(
-                    "a {controller} limit needs a cgroup: cgroup v2 with the {controller} \
-                     controller, or the cgroup v1 {controller} hierarchy"
-                ),
-            }),
+        if asked.is_empty() {
+            return Ok(None);
         }
+        Err(SandboxError::InvalidSpec {
+            what: format!(
+                "{} limits need a cgroup: cgroup v2 offering the {} controllers, or the \
+                 cgroup v1 pids hierarchy and those controllers' v1 hierarchies",
+                asked.join(" and "),
+                needed.join(", ")
+            ),
+        })
     }
 
     /// The `cgroup.procs` descriptors the monitor writes `0` to.
@@ -134,11 +151,25 @@ impl StepCgroup {
 
 impl Drop for StepCgroup {
     fn drop(&mut self) {
-        // Empty once the step's processes are gone (the parent reaps first).
+        // Empty once the step's processes are gone: the parent reaped the
+        // monitor, but the rest of its pid namespace may still be exiting.
         for dir in &self.dirs {
-            let _ = fs::remove_dir(dir);
+            for _ in 0..50 {
+                match fs::remove_dir(dir) {
+                    Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                        std::thread::sleep(std::time::Duration::from_millis(2));
+                    }
+                    _ => break,
+                }
+            }
         }
     }
+}
+
+/// Prints `message` as a warning the first time only.
+fn warn_once(message: &str) {
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    WARNED.call_once(|| eprintln!("warning: {message}"));
 }
 
 /// Removes the step cgroups of rbuild processes that are gone (killed

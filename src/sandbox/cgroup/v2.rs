@@ -5,7 +5,10 @@
 //! Why below the root and not below rbuild's own cgroup: v2 lets a cgroup
 //! hand controllers to its children only while it holds no processes, and
 //! rbuild's own cgroup holds rbuild. Docker's `cgroupfs` driver places its
-//! containers the same way.
+//! containers the same way. The cost, a known gap: limits set on rbuild's
+//! own cgroup (a CI job's, a systemd unit's) do not cover its steps on v2.
+//! Moving rbuild into a leaf of its own cgroup first, as docker-in-docker
+//! entrypoints do, would keep them.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -64,6 +67,19 @@ pub(super) fn create(root: &Path, name: &str, limits: &Limits) -> Result<StepCgr
         let _ = fs::write(dir.join("memory.swap.max"), "0");
     }
     Ok(cgroup)
+}
+
+/// Whether `err` is the kernel refusing to set up cgroups here (busy,
+/// read-only or not permitted), rather than a fault.
+pub(super) fn is_refusal(err: &SandboxError) -> bool {
+    matches!(
+        err,
+        SandboxError::Io { source, .. }
+            if matches!(
+                source.raw_os_error(),
+                Some(libc::EBUSY | libc::EROFS | libc::EACCES | libc::EPERM)
+            )
+    )
 }
 
 /// The interface files of a v2 cgroup that set `limits`, with their values.
@@ -152,6 +168,18 @@ mod tests {
             ]
         );
         assert_eq!(limit_files(&Limits::default()).len(), 1);
+    }
+
+    #[test]
+    fn a_busy_or_read_only_root_is_a_refusal_other_errors_are_faults() {
+        let err = |errno| {
+            let source = std::io::Error::from_raw_os_error(errno);
+            SandboxError::io("write", "/sys/fs/cgroup/cgroup.subtree_control", source)
+        };
+        assert!(is_refusal(&err(libc::EBUSY)));
+        assert!(is_refusal(&err(libc::EROFS)));
+        assert!(!is_refusal(&err(libc::ENOENT)));
+        assert!(!is_refusal(&SandboxError::InvalidSpec { what: "x".into() }));
     }
 
     #[test]
