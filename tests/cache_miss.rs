@@ -50,6 +50,23 @@ fn outcomes(s: &Setup, ctx: &std::path::Path, extra: &[&str]) -> BTreeMap<String
     result
 }
 
+/// Every file under the store's `records/` with its modification time.
+fn records(s: &Setup) -> BTreeMap<std::path::PathBuf, std::time::SystemTime> {
+    let mut found = BTreeMap::new();
+    let mut dirs = vec![std::path::Path::new(&s.store()).join("records")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("records").flatten() {
+            let meta = entry.metadata().expect("metadata");
+            if meta.is_dir() {
+                dirs.push(entry.path());
+            } else {
+                found.insert(entry.path(), meta.modified().expect("mtime"));
+            }
+        }
+    }
+    found
+}
+
 fn all_cached(o: &BTreeMap<String, String>) -> bool {
     o.values().all(|v| v == "CACHED")
 }
@@ -77,6 +94,10 @@ fn only_what_changed_is_rebuilt_and_each_miss_says_why() {
     std::fs::write(ctx.join("ignored.txt"), "changed\n").expect("ignored");
     let again = outcomes(&s, &ctx, &[]);
     assert!(all_cached(&again), "{again:?}");
+    // Once more: a build served wholly from the cache rewrites no record.
+    let before = records(&s);
+    assert!(all_cached(&outcomes(&s, &ctx, &[])));
+    assert_eq!(records(&s), before);
 
     std::fs::write(ctx.join("b.txt"), "edited\n").expect("edit");
     let edited = outcomes(&s, &ctx, &[]);

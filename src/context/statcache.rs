@@ -64,6 +64,8 @@ pub struct StatCache {
     entries: BTreeMap<String, StatRecord>,
     files_read: u64,
     hits: u64,
+    /// Entries were added or replaced since it was loaded.
+    changed: bool,
 }
 
 impl StatCache {
@@ -108,6 +110,12 @@ impl StatCache {
         std::fs::rename(&tmp, path).map_err(|e| ContextError::io(path, e))
     }
 
+    /// Whether entries were added or replaced since it was loaded (a cache
+    /// that was only read need not be written back).
+    pub fn changed(&self) -> bool {
+        self.changed
+    }
+
     /// How many files had their content read (cache misses) since this
     /// cache was created or loaded.
     pub fn files_read(&self) -> u64 {
@@ -145,6 +153,7 @@ impl StatCache {
         let sha = hash_file(abs).map_err(|e| ContextError::io(abs, e))?;
         self.files_read += 1;
         if let Some(key) = key {
+            self.changed = true;
             self.entries.insert(
                 key,
                 StatRecord {

@@ -99,8 +99,14 @@ pub fn last_inputs(store: &crate::store::Store, slot: &str) -> Option<StepKey> {
 }
 
 pub fn save_inputs(store: &crate::store::Store, slot: &str, key: &StepKey) {
-    // Only for explanations: a record that cannot be written costs nothing.
-    let _ = store.put_record_json(LAST_INPUTS, slot, key);
+    // An unchanged record is not written again (a cached build writes
+    // nothing); one that cannot be written costs an explanation only.
+    let Ok(bytes) = serde_json::to_vec(key) else {
+        return;
+    };
+    if store.record(LAST_INPUTS, slot).ok().flatten().as_ref() != Some(&bytes) {
+        let _ = store.put_record(LAST_INPUTS, slot, &bytes);
+    }
 }
 
 impl super::Build<'_> {

@@ -112,11 +112,11 @@ pub fn build(store: &Store, plan: &BuildPlan, opts: &BuildOptions) -> Result<Ima
     };
     let ran = scheduler::run_stages(&b, &bases, &needed, target);
     // A stat cache that cannot be saved only costs re-reading next time.
-    let _ = b
-        .stat_cache
-        .lock()
-        .expect("stat cache")
-        .save(&stat_cache_path(store));
+    let stat_cache = b.stat_cache.lock().expect("stat cache");
+    if stat_cache.changed() {
+        let _ = stat_cache.save(&stat_cache_path(store));
+    }
+    drop(stat_cache);
     ran?;
     b.progress.finish();
     let mut image = b
