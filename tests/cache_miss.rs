@@ -177,3 +177,70 @@ fn a_rebuilt_copy_reuses_its_unchanged_files_and_the_next_run_sees_the_edit() {
     assert_eq!(b.len(), 2);
     assert_ne!(b[0], b[1], "the edited file is written anew");
 }
+
+/// Seconds since the epoch.
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+}
+
+/// A rebuild served from the cache gives the same image in a later second,
+/// even when the base's history carries the very second of the first build
+/// (a base imported just before it, as CI jobs do).
+#[test]
+fn a_cached_rebuild_in_a_later_second_gives_the_same_image() {
+    let Some(s) = Setup::new() else { return };
+    let store = s.store();
+    let tar = s
+        .dir
+        .path()
+        .join("rootfs.tar")
+        .to_string_lossy()
+        .into_owned();
+    let second = now_secs() + 1;
+    let import = Command::new(RBUILD)
+        .args([
+            "import",
+            "--root",
+            &store,
+            &tar,
+            "localhost/base-now:latest",
+        ])
+        .env("SOURCE_DATE_EPOCH", second.to_string())
+        .output()
+        .expect("import");
+    assert!(import.status.success());
+    while now_secs() < second {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let ctx = s.dir.path().join("ctx-later");
+    std::fs::create_dir_all(&ctx).expect("ctx");
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM localhost/base-now:latest\nRUN echo hi > /hi\n",
+    )
+    .expect("Dockerfile");
+    let ctx = ctx.to_string_lossy().into_owned();
+    let build = || {
+        let out = s.rbuild(
+            &["build", "--root", &store, "--progress", "quiet", &ctx],
+            true,
+        );
+        (
+            String::from_utf8_lossy(&out.stdout).trim().to_string(),
+            now_secs(),
+        )
+    };
+    let (first, first_done) = build();
+    while now_secs() <= second {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let (again, _) = build();
+    assert!(
+        first_done == second || first != again,
+        "the first build ran in the base's second"
+    );
+    assert_eq!(first, again);
+}

@@ -479,9 +479,9 @@ mod tests {
 /// What a RUN step (or `rbuild run`) may use.
 #[derive(Debug, Args, Clone)]
 pub struct LimitArgs {
-    /// Processes that may run at once; a step that reaches it is stopped
-    #[arg(long = "pids-limit", default_value_t = 16384, value_parser = clap::value_parser!(u64).range(8..))]
-    pub pids_limit: u64,
+    /// Processes that may run at once; a step that reaches it is stopped (default: 16384)
+    #[arg(long = "pids-limit", value_parser = clap::value_parser!(u64).range(8..))]
+    pub pids_limit: Option<u64>,
     /// Memory that may be used, in bytes or with k, m, g (default: no limit)
     #[arg(long, value_parser = parse_bytes)]
     pub memory: Option<u64>,
@@ -509,8 +509,10 @@ impl LimitArgs {
             self.cpus
                 .map(|n| (n * self.cpu_period as f64).round() as u64)
         });
+        let defaults = crate::sandbox::Limits::default();
         crate::sandbox::Limits {
-            pids: self.pids_limit,
+            pids: self.pids_limit.unwrap_or(defaults.pids),
+            pids_asked: self.pids_limit.is_some(),
             memory: self.memory,
             cpu_quota: quota,
             cpu_period: self.cpu_period,

@@ -148,10 +148,10 @@ fn reuse_first_build_time(store: &Store, image: &mut Image, now: i64) -> Result<
     let stamp = time::rfc3339(now);
     let mut blank = image.config.clone();
     blank.created = None;
+    // Every history time, not just this build's: a base entry that happened
+    // to carry the first build's second would otherwise change the key.
     for h in &mut blank.history {
-        if h.created.as_deref() == Some(stamp.as_str()) {
-            h.created = None;
-        }
+        h.created = None;
     }
     let json = serde_json::to_vec(&blank).map_err(|e| BuildError::Invalid(e.to_string()))?;
     let layers: Vec<String> = image.layers.iter().map(|l| l.diff_id.to_string()).collect();

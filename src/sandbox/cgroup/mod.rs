@@ -36,6 +36,9 @@ pub const DEFAULT_CPU_PERIOD: u64 = 100_000;
 pub struct Limits {
     /// Processes and threads at once.
     pub pids: u64,
+    /// `pids` was asked for (not the default): refused, not dropped, where
+    /// the host has no pids controller.
+    pub pids_asked: bool,
     /// Bytes of memory (`None`: no limit).
     pub memory: Option<u64>,
     /// CPU time per period, microseconds (`None`: no limit).
@@ -48,6 +51,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             pids: 16384,
+            pids_asked: false,
             memory: None,
             cpu_quota: None,
             cpu_period: DEFAULT_CPU_PERIOD,
@@ -88,7 +92,7 @@ impl StepCgroup {
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let name = format!("{}-{n}", std::process::id());
         let needed = limits.controllers();
-        let asked = &needed[1..]; // beyond the implied process limit
+        let asked = &needed[usize::from(!limits.pids_asked)..];
         if let Some(root) = v2::usable_root(&needed) {
             return match v2::create(&root, &name, limits) {
                 Ok(cgroup) => Ok(Some(cgroup)),

@@ -155,6 +155,7 @@ mod tests {
     fn limits_are_written_in_v2_syntax() {
         let limits = Limits {
             pids: 64,
+            pids_asked: true,
             memory: Some(16 << 20),
             cpu_quota: Some(25_000),
             cpu_period: 100_000,
