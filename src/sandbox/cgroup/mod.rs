@@ -139,6 +139,16 @@ impl StepCgroup {
         self.pids_limit
     }
 
+    /// A cgroup with no directory yet, whose refused forks `pids_events` counts.
+    fn new(pids_events: PathBuf, pids_limit: u64) -> StepCgroup {
+        StepCgroup {
+            dirs: Vec::new(),
+            procs: Vec::new(),
+            pids_events,
+            pids_limit,
+        }
+    }
+
     /// Makes the directory `dir` for the step and opens its `cgroup.procs`.
     fn add_dir(&mut self, dir: PathBuf) -> Result<(), SandboxError> {
         fs::create_dir_all(&dir).map_err(|e| SandboxError::io("mkdir", &dir, e))?;

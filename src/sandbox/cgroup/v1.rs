@@ -22,12 +22,7 @@ pub(super) fn create(name: &str, limits: &Limits) -> Result<StepCgroup, SandboxE
     clean_stale(&own_cgroup(MEMORY_ROOT, "memory").join("rbuild"));
     clean_stale(&own_cgroup(CPU_ROOT, "cpu").join("rbuild"));
     let pids = Path::new(PIDS_ROOT).join("rbuild").join(name);
-    let mut cgroup = StepCgroup {
-        dirs: Vec::new(),
-        procs: Vec::new(),
-        pids_events: pids.join("pids.events"),
-        pids_limit: limits.pids,
-    };
+    let mut cgroup = StepCgroup::new(pids.join("pids.events"), limits.pids);
     cgroup.add_dir(pids.clone())?;
     write(&pids.join("pids.max"), &limits.pids.to_string())?;
     if let Some(bytes) = limits.memory {

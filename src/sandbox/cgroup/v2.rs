@@ -51,12 +51,7 @@ pub(super) fn create(root: &Path, name: &str, limits: &Limits) -> Result<StepCgr
     fs::create_dir_all(&parent).map_err(|e| SandboxError::io("mkdir", &parent, e))?;
     enable(&parent, &controllers)?;
     let dir = parent.join(name);
-    let mut cgroup = StepCgroup {
-        dirs: Vec::new(),
-        procs: Vec::new(),
-        pids_events: dir.join("pids.events"),
-        pids_limit: limits.pids,
-    };
+    let mut cgroup = StepCgroup::new(dir.join("pids.events"), limits.pids);
     cgroup.add_dir(dir.clone())?;
     for (file, value) in limit_files(limits) {
         write(&dir.join(file), &value)?;
