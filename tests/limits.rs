@@ -189,17 +189,18 @@ fn a_layer_that_expands_past_the_free_space_is_refused_by_name() {
     std::fs::create_dir(&ctx).unwrap();
     std::fs::write(ctx.join("Dockerfile"), "FROM localhost/bomb:1\nRUN true\n").unwrap();
     let ctx_arg = ctx.to_string_lossy().into_owned();
-    let out = s.rbuild(
-        &[
+    let build = || {
+        let args = [
             "build",
             "--root",
             &store_arg,
             "--progress",
             "plain",
             &ctx_arg,
-        ],
-        false,
-    );
+        ];
+        s.rbuild(&args, false)
+    };
+    let out = build();
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     // The same archive ADDed from the context is refused the same way.
     std::fs::copy(&bomb, ctx.join("bomb.tar.gz")).unwrap();
@@ -208,17 +209,7 @@ fn a_layer_that_expands_past_the_free_space_is_refused_by_name() {
         "FROM scratch\nADD bomb.tar.gz /x/\n",
     )
     .unwrap();
-    let add = s.rbuild(
-        &[
-            "build",
-            "--root",
-            &store_arg,
-            "--progress",
-            "plain",
-            &ctx_arg,
-        ],
-        false,
-    );
+    let add = build();
     let add_err = String::from_utf8_lossy(&add.stderr).into_owned();
     let check = s.rbuild(&["check", "--root", &store_arg], false);
     let _ = std::process::Command::new("umount").arg(&store).status();

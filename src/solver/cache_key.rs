@@ -98,14 +98,17 @@ pub fn last_inputs(store: &crate::store::Store, slot: &str) -> Option<StepKey> {
     store.record_json(LAST_INPUTS, slot).ok().flatten()
 }
 
-pub fn save_inputs(store: &crate::store::Store, slot: &str, key: &StepKey) {
-    // An unchanged record is not written again (a cached build writes
-    // nothing); one that cannot be written costs an explanation only.
-    let Ok(bytes) = serde_json::to_vec(key) else {
-        return;
-    };
-    if store.record(LAST_INPUTS, slot).ok().flatten().as_ref() != Some(&bytes) {
-        let _ = store.put_record(LAST_INPUTS, slot, &bytes);
+/// Keeps `key` as the step's last inputs unless `before` (the record read
+/// for this step) already holds them: a cached build writes nothing. A
+/// record that cannot be written costs an explanation only.
+pub fn save_inputs(
+    store: &crate::store::Store,
+    slot: &str,
+    key: &StepKey,
+    before: Option<&StepKey>,
+) {
+    if before != Some(key) {
+        let _ = store.put_record_json(LAST_INPUTS, slot, key);
     }
 }
 
@@ -152,21 +155,21 @@ impl super::Build<'_> {
         } else {
             None
         };
+        let before = last_inputs(self.store, &state.slot);
         if forced.is_none() {
             if let Some(record) = self.cached_or_claim(state.stage, &state.key) {
-                save_inputs(self.store, &state.slot, &key);
+                save_inputs(self.store, &state.slot, &key, before.as_ref());
                 return Some(record);
             }
         }
-        let before = last_inputs(self.store, &state.slot);
         let reason = match forced {
             Some(forced) => forced.to_string(),
             None => explain(before.as_ref(), &key),
         };
+        self.progress.miss(handle, &reason);
+        save_inputs(self.store, &state.slot, &key, before.as_ref());
         // The last build's snapshot may lend the new one its unchanged files.
         state.previous_key = before.map(|k| k.digest());
-        self.progress.miss(handle, &reason);
-        save_inputs(self.store, &state.slot, &key);
         None
     }
 }

@@ -584,10 +584,5 @@ fn previous_layer(b: &Build, key: &str) -> Option<crate::store::Digest> {
 /// Whether an earlier build of this step (its record is only a hint under
 /// `--no-cache`) made a layer whose snapshot is in the store.
 fn snapshot_likely(b: &Build, key: &str) -> bool {
-    layers::lookup(b.store, key)
-        .and_then(|record| record.layer)
-        .is_some_and(|layer| {
-            let hex = layer.diff_id.trim_start_matches("sha256:");
-            b.store.snapshot_path(hex).is_dir()
-        })
+    previous_layer(b, key).is_some_and(|layer| b.store.snapshot_path(&layer.hex()).is_dir())
 }

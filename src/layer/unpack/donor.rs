@@ -218,25 +218,17 @@ impl Prefix {
     /// Writes the prefix to `out`: the candidate's first bytes, then the
     /// pending ones. Returns the bytes written.
     pub(super) fn write_to(&self, out: &mut File, path: &Path) -> Result<u64> {
-        let mut buf = vec![0u8; CHUNK];
-        let mut at = 0u64;
-        while at < self.len {
-            let want = usize::try_from((self.len - at).min(CHUNK as u64)).unwrap_or(CHUNK);
-            let n = self
-                .candidate
-                .file
-                .read_at(&mut buf[..want], at)
-                .map_err(io_at("reading the earlier snapshot's copy of", path))?;
-            if n == 0 {
-                let short = io::Error::new(io::ErrorKind::UnexpectedEof, "the file shrank");
-                return Err(io_at("reading the earlier snapshot's copy of", path)(short));
-            }
-            out.write_all(&buf[..n]).map_err(io_at("writing", path))?;
-            at += n as u64;
+        // The candidate was only read with pread: its offset is still 0.
+        let mut head = (&self.candidate.file).take(self.len);
+        let copied = io::copy(&mut head, out)
+            .map_err(io_at("copying the earlier snapshot's copy of", path))?;
+        if copied != self.len {
+            let short = io::Error::new(io::ErrorKind::UnexpectedEof, "the file shrank");
+            return Err(io_at("reading the earlier snapshot's copy of", path)(short));
         }
         out.write_all(&self.pending)
             .map_err(io_at("writing", path))?;
-        Ok(at + self.pending.len() as u64)
+        Ok(copied + self.pending.len() as u64)
     }
 }
 
